@@ -1,0 +1,117 @@
+"""The format adapter protocol, and the small helpers every adapter shares.
+
+An adapter is pure: a parsed JSON body in, a `MockRequest` out; a `Completion` in, a JSON body or
+a list of SSE frames out. It knows no socket, no rule engine and no CLI.
+"""
+from __future__ import annotations
+
+import json
+import random
+import string
+from dataclasses import dataclass
+from typing import Any, Optional
+
+from ..replies import Completion, ErrorReply
+
+_ALNUM = string.ascii_letters + string.digits
+_BASE58 = "123456789ABCDEFGHJKLMNPQRSTUVWXYZabcdefghijkmnopqrstuvwxyz"
+_HEX = "0123456789abcdef"
+
+dumps = json.JSONEncoder(ensure_ascii=False, separators=(",", ":")).encode
+"""Compact JSON with raw UTF-8, as the real APIs send it."""
+
+
+def random_id(prefix: str, length: int, alphabet: str = _ALNUM) -> str:
+    return prefix + "".join(random.choices(alphabet, k=length))
+
+
+def hex_id(prefix: str, length: int = 48) -> str:
+    return prefix + "".join(random.choices(_HEX, k=length))
+
+
+def base58_id(prefix: str, length: int = 22) -> str:
+    return random_id(prefix, length, _BASE58)
+
+
+@dataclass
+class Frame:
+    """One SSE event, already framed (`event:`/`data:` lines and the blank line), with the number
+    of text characters it carries (for `after_chars` faults and tokens-per-second pacing)."""
+
+    data: bytes
+    chars: int = 0
+
+
+@dataclass
+class Events:
+    """A rendered stream: its frames plus what an in-band failure needs to continue it (ids)."""
+
+    frames: list
+    context: Any = None
+
+
+def sse(payload: dict, event: Optional[str] = None, chars: int = 0) -> Frame:
+    body = dumps(payload)
+    head = f"event: {event}\n" if event else ""
+    return Frame(f"{head}data: {body}\n\n".encode("utf-8"), chars)
+
+
+class FormatAdapter:
+    """One wire format. Subclasses set the class attributes and implement the five methods."""
+
+    name: str = ""
+    path: str = ""
+    request_id_header = "x-request-id"
+    terminator: bytes = b""  # sent after the last event of a complete stream (`data: [DONE]`)
+
+    def new_request_id(self) -> str:
+        return hex_id("req_", 32)
+
+    def parse(self, body: dict, headers: dict, path: str):
+        """The normalised `MockRequest`, or `RequestError` (400) naming the problem."""
+        raise NotImplementedError
+
+    def render_json(self, request, completion: Completion) -> dict:
+        raise NotImplementedError
+
+    def render_events(self, request, completion: Completion) -> Events:
+        raise NotImplementedError
+
+    def render_error(self, error: ErrorReply, request_id: str) -> dict:
+        raise NotImplementedError
+
+    def inband_error(self, events: Events, sent: int, error: ErrorReply, kind: str) -> list:
+        """Frames that end a started stream with a failure, after `sent` frames went out."""
+        raise NotImplementedError
+
+    def early_end(self, events: Events, sent: int) -> list:
+        """Frames that end a started stream cleanly but early, without a finish reason."""
+        return [Frame(self.terminator)] if self.terminator else []
+
+
+# The OpenAI error `type`/`code` and default message for each status (wire-protocol §6.1).
+OPENAI_ERRORS = {
+    400: ("invalid_request_error", None, "Invalid request."),
+    401: ("invalid_request_error", "invalid_api_key", "Incorrect API key provided."),
+    403: ("invalid_request_error", "unsupported_country_region_territory", "Permission denied."),
+    404: ("invalid_request_error", "model_not_found", "The model does not exist or you do not have access to it."),
+    409: ("invalid_request_error", None, "Conflict."),
+    413: ("invalid_request_error", "request_too_large", "Request body too large."),
+    422: ("invalid_request_error", None, "Unprocessable entity."),
+    429: ("requests", "rate_limit_exceeded", "Rate limit reached for requests. Please try again later."),
+    500: ("server_error", None, "The server had an error while processing your request. Sorry about that!"),
+    503: ("server_error", None, "The engine is currently overloaded, please try again later."),
+}
+
+
+def openai_error_body(error: ErrorReply) -> dict:
+    kind, code, message = OPENAI_ERRORS.get(error.status, ("server_error" if error.status >= 500
+                                                          else "invalid_request_error", None, "Error."))
+    if error.type is not None:  # an explicit type: the code is exactly what was given
+        kind, code = error.type, error.code
+    return {"error": {
+        "message": error.message or message,
+        "type": kind,
+        "param": error.param,
+        "code": error.code if error.code is not None else code,
+    }}

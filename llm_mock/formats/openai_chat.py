@@ -1,0 +1,145 @@
+"""OpenAI Chat Completions: `POST /v1/chat/completions` (wire-protocol §2)."""
+from __future__ import annotations
+
+import time
+
+from ..replies import Completion, ErrorReply
+from ..request import Message, MockRequest, RequestError, ToolDef, finish, optional, require, text_of
+from .base import Events, FormatAdapter, Frame, dumps, openai_error_body, random_id
+
+ROLES = {"system": "system", "developer": "system", "user": "user", "assistant": "assistant",
+         "tool": "tool", "function": "tool"}
+FINGERPRINT = "fp_" + "6c1d2e3f4a"
+
+
+class ChatCompletions(FormatAdapter):
+    name = "openai"
+    path = "/v1/chat/completions"
+    terminator = b"data: [DONE]\n\n"
+
+    def parse(self, body: dict, headers: dict, path: str) -> MockRequest:
+        model = require(body, "model", str, "a string")
+        raw_messages = require(body, "messages", list, "an array")
+        if not raw_messages:
+            raise RequestError("Invalid 'messages': empty array. Expected an array with minimum length 1.", "messages")
+        messages = [_message(m, i) for i, m in enumerate(raw_messages)]
+        tools = [_tool(t, i) for i, t in enumerate(optional(body, "tools", list, "an array", []))]
+        n = optional(body, "n", int, "an integer", 1)
+        if not 1 <= n <= 128:
+            raise RequestError(f"Invalid 'n': integer {n} is out of range; expected 1 to 128.", "n")
+        stream_options = optional(body, "stream_options", dict, "an object", {})
+        limit = optional(body, "max_completion_tokens", int, "an integer",
+                         optional(body, "max_tokens", int, "an integer"))
+        request = MockRequest(
+            format=self.name, model=model, stream=optional(body, "stream", bool, "a boolean", False),
+            tools=[t for t in tools if t], tool_names=tuple(t.name for t in tools if t),
+            headers=headers, path=path, raw=body, max_tokens=limit, n=n,
+            include_usage=bool(stream_options.get("include_usage")),
+        )
+        return finish(request, messages)
+
+    # -- JSON --------------------------------------------------------------------------------
+    def render_json(self, request: MockRequest, c: Completion) -> dict:
+        message = {"role": "assistant", "content": c.text if c.emits_text else None, "refusal": None,
+                   "annotations": []}
+        if c.tools:
+            message["tool_calls"] = [_tool_call(t, _call_id(t)) for t in c.tools]
+        choices = [{"index": i, "message": message, "logprobs": None, "finish_reason": c.finish}
+                   for i in range(request.n)]
+        return {
+            "id": random_id("chatcmpl-", 29), "object": "chat.completion", "created": int(time.time()),
+            "model": request.model, "choices": choices, "usage": _usage(c),
+            "service_tier": "default", "system_fingerprint": FINGERPRINT,
+        }
+
+    # -- SSE ---------------------------------------------------------------------------------
+    def render_events(self, request: MockRequest, c: Completion) -> Events:
+        envelope = dumps({"id": random_id("chatcmpl-", 29), "object": "chat.completion.chunk",
+                          "created": int(time.time()), "model": request.model,
+                          "service_tier": "default", "system_fingerprint": FINGERPRINT})
+        prefix = ("data: " + envelope[:-1] + ',"choices":[{"index":').encode("utf-8")
+        suffix = (',"usage":null}\n\n' if request.include_usage else "}\n\n").encode("utf-8")
+        frames = []
+        tool_ids = [_call_id(t) for t in c.tools]  # the same ids in every choice, as n>1 replays one reply
+
+        def chunk(index: int, delta: str, finish_reason: str = "null", chars: int = 0) -> None:
+            tail = f',"delta":{delta},"logprobs":null,"finish_reason":{finish_reason}}}]'
+            frames.append(Frame(prefix + f"{index}{tail}".encode("utf-8") + suffix, chars))
+
+        for index in range(request.n):
+            if c.emits_text:
+                chunk(index, '{"role":"assistant","content":"","refusal":null}')
+                for piece in c.chunks(c.text):
+                    chunk(index, '{"content":' + dumps(piece) + "}", chars=len(piece))
+            elif not c.tools:  # reasoning only: Chat Completions carries no reasoning, just the role
+                chunk(index, '{"role":"assistant","content":null,"refusal":null}')
+            for position, (tool, call_id) in enumerate(zip(c.tools, tool_ids)):
+                first = {"index": position, "id": call_id, "type": "function",
+                         "function": {"name": tool.name, "arguments": ""}}
+                if position == 0 and not c.emits_text:
+                    chunk(index, dumps({"role": "assistant", "content": None, "tool_calls": [first],
+                                        "refusal": None}))
+                else:
+                    chunk(index, dumps({"tool_calls": [first]}))
+                for piece in c.chunks(tool.arguments):
+                    chunk(index, dumps({"tool_calls": [{"index": position, "function": {"arguments": piece}}]}),
+                          chars=len(piece))
+        for index in range(request.n):
+            chunk(index, "{}", '"' + c.finish + '"')
+        if request.include_usage:
+            frames.append(Frame(prefix[:-len(b'[{"index":')] + b"[]," + b'"usage":' +
+                                dumps(_usage(c)).encode("utf-8") + b"}\n\n"))
+        return Events(frames)
+
+    # -- errors ------------------------------------------------------------------------------
+    def render_error(self, error: ErrorReply, request_id: str) -> dict:
+        return openai_error_body(error)
+
+    def inband_error(self, events: Events, sent: int, error: ErrorReply, kind: str) -> list:
+        body = openai_error_body(error if error.status >= 500 or error.message else ErrorReply(500))
+        return [Frame(f"data: {dumps(body)}\n\n".encode("utf-8"))]
+
+
+def _message(m, i: int) -> Message:
+    if not isinstance(m, dict):
+        raise RequestError(f"Invalid type for 'messages[{i}]': expected an object.", f"messages[{i}]")
+    role = m.get("role", "user")
+    if role not in ROLES:
+        raise RequestError(f"Invalid value: '{role}'. Supported values are: 'system', 'assistant', 'user', "
+                           f"'function', 'tool', and 'developer'.", f"messages[{i}].role")
+    content = m.get("content")
+    if content is not None and not isinstance(content, (str, list)):
+        raise RequestError(f"Invalid type for 'messages[{i}].content': expected a string or an array.",
+                           f"messages[{i}].content")
+    tool_call_id = m.get("tool_call_id")
+    return Message(ROLES[role], text_of(content, ("text", "refusal")),
+                   tool_call_id if isinstance(tool_call_id, str) else None)
+
+
+def _tool(t, i: int):
+    if not isinstance(t, dict):
+        raise RequestError(f"Invalid type for 'tools[{i}]': expected an object.", f"tools[{i}]")
+    kind = t.get("type", "function")
+    spec = t.get(kind) if isinstance(t.get(kind), dict) else t
+    name = spec.get("name")
+    if not isinstance(name, str):
+        return None
+    return ToolDef(name, spec.get("description"), spec.get("parameters"), kind)
+
+
+def _call_id(tool) -> str:
+    return tool.id or random_id("call_", 24)
+
+
+def _tool_call(tool, call_id: str) -> dict:
+    return {"id": call_id, "type": "function", "function": {"name": tool.name, "arguments": tool.arguments}}
+
+
+def _usage(c: Completion) -> dict:
+    return {
+        "prompt_tokens": c.input_tokens, "completion_tokens": c.output_tokens,
+        "total_tokens": c.input_tokens + c.output_tokens,
+        "prompt_tokens_details": {"cached_tokens": c.cached_tokens, "audio_tokens": 0},
+        "completion_tokens_details": {"reasoning_tokens": c.reasoning_tokens, "audio_tokens": 0,
+                                      "accepted_prediction_tokens": 0, "rejected_prediction_tokens": 0},
+    }

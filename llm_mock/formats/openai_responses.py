@@ -1,0 +1,215 @@
+"""OpenAI Responses: `POST /v1/responses` (wire-protocol §3)."""
+from __future__ import annotations
+
+import base64
+import time
+
+from ..replies import Completion, ErrorReply
+from ..request import Message, MockRequest, RequestError, ToolDef, finish, optional, text_of
+from .base import Events, FormatAdapter, Frame, dumps, hex_id, openai_error_body, random_id, sse
+
+ROLES = {"user": "user", "assistant": "assistant", "system": "system", "developer": "system"}
+USER_TOOL_TYPES = ("function", "custom")
+ECHOED = ("max_output_tokens", "max_tool_calls", "previous_response_id", "prompt_cache_key",
+          "safety_identifier", "user")
+
+
+class Responses(FormatAdapter):
+    name = "responses"
+    path = "/v1/responses"
+
+    def parse(self, body: dict, headers: dict, path: str) -> MockRequest:
+        model = optional(body, "model", str, "a string")
+        if not model:
+            raise RequestError("Missing required parameter: 'model'.", "model")
+        raw_input = body.get("input")
+        if raw_input is None and not (body.get("previous_response_id") or body.get("conversation")):
+            raise RequestError("Missing required parameter: 'input'.", "input")
+        if raw_input is not None and not isinstance(raw_input, (str, list)):
+            raise RequestError("Invalid type for 'input': expected a string or an array.", "input")
+        instructions = optional(body, "instructions", str, "a string")
+        messages = [Message("system", instructions)] if instructions else []
+        if isinstance(raw_input, str):
+            messages.append(Message("user", raw_input))
+        elif raw_input:
+            messages.extend(m for m in (_item(item, i) for i, item in enumerate(raw_input)) if m)
+        user_tools, server_tools = _tools(optional(body, "tools", list, "an array", []))
+        request = MockRequest(
+            format=self.name, model=model, stream=optional(body, "stream", bool, "a boolean", False),
+            tools=user_tools, tool_names=tuple(t.name for t in user_tools), server_tool_types=tuple(server_tools),
+            headers=headers, path=path, raw=body,
+            max_tokens=optional(body, "max_output_tokens", int, "an integer"),
+        )
+        return finish(request, messages)
+
+    # -- the response object ------------------------------------------------------------------
+    def _response(self, request: MockRequest, rid: str, created: int, status: str, output: list,
+                  c: Completion = None) -> dict:
+        body = request.raw
+        reasoning = body.get("reasoning") if isinstance(body.get("reasoning"), dict) else {}
+        text = body.get("text") if isinstance(body.get("text"), dict) else {}
+        response = {
+            "id": rid, "object": "response", "created_at": created, "status": status, "background": False,
+            "completed_at": int(time.time()) if status == "completed" else None,
+            "error": None, "incomplete_details": None, "instructions": body.get("instructions"),
+        }
+        response.update({key: body.get(key) for key in ECHOED})
+        response.update({
+            "model": request.model, "output": output,
+            "parallel_tool_calls": body.get("parallel_tool_calls", True),
+            "reasoning": {"effort": reasoning.get("effort"), "summary": reasoning.get("summary")},
+            "service_tier": "default", "store": body.get("store", True),
+            "temperature": body.get("temperature", 1.0),
+            "text": {"format": text.get("format", {"type": "text"}), "verbosity": text.get("verbosity", "medium")},
+            "tool_choice": body.get("tool_choice", "auto"),
+            "tools": [t for t in body.get("tools") or [] if isinstance(t, dict)],
+            "top_logprobs": body.get("top_logprobs", 0), "top_p": body.get("top_p", 1.0),
+            "truncation": body.get("truncation", "disabled"),
+            "usage": _usage(c) if c is not None else None,
+            "metadata": body.get("metadata") or {},
+        })
+        if status == "incomplete":
+            response["incomplete_details"] = {"reason": "content_filter" if c.finish == "content_filter"
+                                              else "max_output_tokens"}
+        return response
+
+    def _items(self, request: MockRequest, c: Completion) -> list:
+        """The final output items, with their ids fixed, in the order the API emits them."""
+        status = "incomplete" if c.finish in ("length", "content_filter") else "completed"
+        items = []
+        if c.reasoning:
+            item = {"id": hex_id("rs_"), "type": "reasoning", "summary": [{"type": "summary_text", "text": c.reasoning}]}
+            include = request.raw.get("include") or []
+            if isinstance(include, list) and "reasoning.encrypted_content" in include:
+                item["encrypted_content"] = base64.b64encode(c.reasoning.encode("utf-8")).decode("ascii")
+            items.append(item)
+        if c.emits_text:
+            items.append({"id": hex_id("msg_"), "type": "message", "status": status, "role": "assistant",
+                          "content": [_text_part(c.text or "")]})
+        for tool in c.tools:
+            items.append({"id": hex_id("fc_"), "type": "function_call", "status": "completed",
+                          "arguments": tool.arguments, "call_id": tool.id or random_id("call_", 24),
+                          "name": tool.name})
+        return items
+
+    def render_json(self, request: MockRequest, c: Completion) -> dict:
+        status = "incomplete" if c.finish in ("length", "content_filter") else "completed"
+        return self._response(request, hex_id("resp_"), int(time.time()), status, self._items(request, c), c)
+
+    # -- SSE ---------------------------------------------------------------------------------
+    def render_events(self, request: MockRequest, c: Completion) -> Events:
+        rid, created = hex_id("resp_"), int(time.time())
+        items = self._items(request, c)
+        frames = []
+
+        def emit(kind: str, chars: int = 0, **payload) -> None:
+            frames.append(sse({"type": kind, "sequence_number": len(frames), **payload}, kind, chars))
+
+        def deltas(kind: str, head: str, pieces: list, tail: str = "}") -> None:
+            for piece in pieces:  # one template per delta kind: only the sequence number and piece vary
+                frames.append(Frame(
+                    f'event: {kind}\ndata: {{"type":"{kind}","sequence_number":{len(frames)},{head}'
+                    f'"delta":{dumps(piece)}{tail}\n\n'.encode("utf-8"), len(piece)))
+
+        snapshot = self._response(request, rid, created, "in_progress", [])
+        emit("response.created", response=snapshot)
+        emit("response.in_progress", response=snapshot)
+        for index, item in enumerate(items):
+            where = {"item_id": item["id"], "output_index": index}
+            head = f'"item_id":"{item["id"]}","output_index":{index},'
+            if item["type"] == "reasoning":
+                emit("response.output_item.added", output_index=index, item={**item, "summary": []})
+                part = {"type": "summary_text", "text": c.reasoning}
+                emit("response.reasoning_summary_part.added", **where, summary_index=0,
+                     part={"type": "summary_text", "text": ""})
+                deltas("response.reasoning_summary_text.delta", head + '"summary_index":0,', c.chunks(c.reasoning))
+                emit("response.reasoning_summary_text.done", **where, summary_index=0, text=c.reasoning)
+                emit("response.reasoning_summary_part.done", **where, summary_index=0, part=part)
+            elif item["type"] == "message":
+                emit("response.output_item.added", output_index=index,
+                     item={**item, "status": "in_progress", "content": []})
+                emit("response.content_part.added", **where, content_index=0, part=_text_part(""))
+                deltas("response.output_text.delta", head + '"content_index":0,', c.chunks(c.text),
+                       ',"logprobs":[]}')
+                text = c.text or ""
+                emit("response.output_text.done", **where, content_index=0, text=text, logprobs=[])
+                emit("response.content_part.done", **where, content_index=0, part=_text_part(text))
+            else:
+                emit("response.output_item.added", output_index=index,
+                     item={**item, "status": "in_progress", "arguments": ""})
+                deltas("response.function_call_arguments.delta", head, c.chunks(item["arguments"]))
+                emit("response.function_call_arguments.done", **where, name=item["name"],
+                     arguments=item["arguments"])
+            emit("response.output_item.done", output_index=index, item=item)
+        status = "incomplete" if c.finish in ("length", "content_filter") else "completed"
+        emit(f"response.{status}", response=self._response(request, rid, created, status, items, c))
+        return Events(frames, (request, rid, created))
+
+    # -- errors ------------------------------------------------------------------------------
+    def render_error(self, error: ErrorReply, request_id: str) -> dict:
+        return openai_error_body(error)
+
+    def inband_error(self, events: Events, sent: int, error: ErrorReply, kind: str) -> list:
+        body = openai_error_body(error)["error"]
+        if kind == "failed":
+            request, rid, created = events.context
+            response = self._response(request, rid, created, "failed", [])
+            response["error"] = {"code": body["code"] or "server_error", "message": body["message"]}
+            return [sse({"type": "response.failed", "sequence_number": sent, "response": response},
+                        "response.failed")]
+        return [sse({"type": "error", "sequence_number": sent, "error": body, "code": body["code"],
+                     "message": body["message"], "param": body["param"]}, "error")]
+
+
+def _text_part(text: str) -> dict:
+    return {"type": "output_text", "annotations": [], "logprobs": [], "text": text}
+
+
+def _item(item, i: int):
+    """One input item as a message; None for items that carry no conversation text (reasoning …)."""
+    if isinstance(item, str):
+        return Message("user", item)
+    if not isinstance(item, dict):
+        raise RequestError(f"Invalid type for 'input[{i}]': expected an object.", f"input[{i}]")
+    kind = item.get("type", "message")
+    if kind == "message" or (kind is None and "role" in item):
+        role = item.get("role", "user")
+        if role not in ROLES:
+            raise RequestError(f"Invalid value: '{role}'. Supported values are: 'assistant', 'system', "
+                               f"'developer', and 'user'.", f"input[{i}].role")
+        return Message(ROLES[role], text_of(item.get("content")))
+    if kind in ("function_call_output", "custom_tool_call_output"):
+        output = item.get("output")
+        return Message("tool", text_of(output), item.get("call_id") if isinstance(item.get("call_id"), str) else None)
+    if kind in ("function_call", "custom_tool_call"):
+        return Message("assistant", "")
+    return None
+
+
+def _tools(tools: list) -> tuple:
+    """(user tools, server tool types); namespaces contribute their inner tools."""
+    user, server = [], []
+    for tool in tools:
+        if isinstance(tool, str):  # a bare name (abbreviated tool lists)
+            user.append(ToolDef(tool))
+        elif isinstance(tool, dict):
+            kind = tool.get("type", "function")
+            if kind in USER_TOOL_TYPES and isinstance(tool.get("name"), str):
+                user.append(ToolDef(tool["name"], tool.get("description"), tool.get("parameters"), kind))
+            elif kind == "namespace" and isinstance(tool.get("tools"), list):
+                inner, inner_server = _tools(tool["tools"])
+                user.extend(inner)
+                server.extend(inner_server)
+            elif isinstance(kind, str):
+                server.append(kind)
+    return user, server
+
+
+def _usage(c: Completion) -> dict:
+    return {
+        "input_tokens": c.input_tokens,
+        "input_tokens_details": {"cached_tokens": c.cached_tokens, "cache_write_tokens": 0},
+        "output_tokens": c.output_tokens,
+        "output_tokens_details": {"reasoning_tokens": c.reasoning_tokens},
+        "total_tokens": c.input_tokens + c.output_tokens,
+    }

@@ -1,0 +1,310 @@
+"""The HTTP handler: read a request, dispatch on path to its format adapter, answer, record.
+
+socket → handler → adapter.parse → engine.resolve → adapter.render → sse writer → socket; the
+history records the request on the way out. Nothing a client sends produces a 500 or a traceback:
+bad input is a 400 in the format's own error shape.
+"""
+from __future__ import annotations
+
+import json
+import select
+import socket
+import struct
+import time
+import traceback
+from http.server import BaseHTTPRequestHandler
+
+from .engine import RuleError
+from .faults import apply_fault
+from .formats import ADAPTERS, BY_NAME
+from .formats.base import Frame, dumps
+from .history import RecordedRequest
+from .log import shorten
+from .replies import ErrorReply, build_completion
+from .request import RequestError
+from .sse import LAST_CHUNK, SSE_HEADERS, response_head, schedule, write_stream
+
+JSON_TYPE = ("content-type", "application/json")
+CLIENT_GONE = (BrokenPipeError, ConnectionResetError, ConnectionAbortedError, socket.timeout, TimeoutError)
+
+
+class Rejected(Exception):
+    """A request refused before it reached the rules (bad body, size, route, method)."""
+
+    def __init__(self, status: int, message: str, param: str = None, close: bool = False):
+        super().__init__(message)
+        self.error = ErrorReply(status, message, "invalid_request_error" if status < 500 else None, param=param)
+        self.close = close
+
+
+class Handler(BaseHTTPRequestHandler):
+    protocol_version = "HTTP/1.1"
+    server_version = "llm_mock"
+
+    def setup(self) -> None:
+        self.timeout = self.server.app.options.timeout
+        super().setup()
+        self.connection.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+        self.server.track(self.connection, True)
+
+    def finish(self) -> None:
+        self.server.track(self.connection, False)
+        try:
+            super().finish()
+        except OSError:
+            pass
+
+    def handle(self) -> None:
+        try:
+            super().handle()
+        except CLIENT_GONE:
+            self.close_connection = True
+
+    def log_message(self, format: str, *args) -> None:  # the access log is ours (see `_log`)
+        pass
+
+    def send_error(self, code: int, message: str = None, explain: str = None) -> None:
+        """Malformed request lines and oversized headers, answered in OpenAI's error shape."""
+        self.close_connection = True
+        body = dumps(BY_NAME["openai"].render_error(ErrorReply(code, message or explain), "")).encode()
+        try:
+            self.wfile.write(response_head(code, [JSON_TYPE, ("connection", "close")], len(body)) + body)
+        except OSError:
+            pass
+
+    def do_POST(self) -> None:
+        self._serve("POST")
+
+    def do_GET(self) -> None:
+        self._serve("GET")
+
+    do_PUT = do_PATCH = do_DELETE = do_HEAD = do_OPTIONS = lambda self: self._serve(self.command)
+
+    # -- one request ----------------------------------------------------------------------------
+    def _serve(self, method: str) -> None:
+        app = self.server.app
+        started = time.monotonic()
+        route = self.path.split("?", 1)[0]
+        adapter = ADAPTERS.get(route) or self._guess_format()
+        request_id = adapter.new_request_id()
+        body, request, rule, outcome = b"", None, None, "ok"
+        try:
+            if route not in ADAPTERS:
+                self._drain()
+                raise Rejected(404, f"Invalid URL ({method} {self.path})")
+            if method != "POST":
+                self._drain()
+                raise Rejected(405, f"Method {method} not allowed on {route}; use POST.")
+            body = self._read_body(app.options.max_body_size)
+            request = adapter.parse(_json_object(body, self.headers.get("content-type")), self._header_dict(),
+                                    self.path)
+            request.body = body
+            resolution = app.engine.resolve(request)
+            rule = resolution.rule
+            status, outcome = self._answer(app, adapter, request, resolution, request_id)
+        except Rejected as rejected:
+            status, outcome = rejected.error.status, "rejected"
+            if rejected.close:
+                self.close_connection = True
+            self._send_error(adapter, rejected.error, request_id)
+        except RequestError as bad:
+            status, outcome = bad.status, "rejected"
+            self._send_error(adapter, ErrorReply(bad.status, bad.message, param=bad.param), request_id)
+        except RuleError as failure:
+            status, outcome, rule = 500, "rule error", failure.description
+            app.log.error(f"{failure}\n{''.join(traceback.format_exception(failure.cause))}")
+            self._send_error(adapter, ErrorReply(500, f"llm_mock: {failure}", type="server_error"), request_id)
+        except CLIENT_GONE:
+            status, outcome = 200, "disconnected"
+            self.close_connection = True
+        app.history.record(RecordedRequest(
+            adapter.name if route in ADAPTERS else None, method, self.path, tuple(self._header_pairs()), body,
+            rule, status, time.time(), (time.monotonic() - started) * 1000, outcome, None, _reparse))
+        if app.log.enabled("info"):
+            self._log(app, method, request, rule, status, outcome, started)
+
+    def _answer(self, app, adapter, request, resolution, request_id: str) -> tuple:
+        """Send the reply for a resolved request; returns (status, outcome)."""
+        reply = resolution.reply
+        options = resolution.options.over(app.reply_defaults)
+        error, fault = reply.error, reply.fault
+        chaos = resolution.chaos or app.options.chaos
+        if chaos is not None and error is None and fault is None:
+            error, fault = chaos.decide(app.chaos_counter.next())
+        if error is not None:
+            self._send_error(adapter, error, request_id)
+            return error.status, "error reply"
+        completion = build_completion(request, reply, options.chunk_size or 0, fault)
+        if request.stream:
+            return self._stream(app, adapter, request, completion, options, fault, request_id)
+        return self._json(adapter, request, completion, options, fault, request_id)
+
+    def _json(self, adapter, request, completion, options, fault, request_id: str) -> tuple:
+        body = dumps(adapter.render_json(request, completion)).encode("utf-8")
+        delay = (options.ttft or 0) / 1000
+        if options.tokens_per_second:
+            delay += completion.output_tokens / options.tokens_per_second
+        if delay > 0:
+            time.sleep(delay)
+        headers = [JSON_TYPE, (adapter.request_id_header, request_id)]
+        if fault is not None and fault.kind not in ("incomplete",):
+            if fault.kind in ("error", "failed"):
+                error = fault.error or ErrorReply(500)
+                self._send_error(adapter, error, request_id)
+                return error.status, f"fault {fault.kind}"
+            if fault.kind == "empty":
+                body = b""
+            elif fault.kind == "malformed":
+                body = body[: len(body) // 2]
+            else:  # disconnect, truncate, stall, reset: part of the body (or nothing), then the end
+                sent = response_head(200, headers, len(body)) + body[: len(body) // 2] \
+                    if fault.kind == "truncate" else b""
+                self._end_connection("close" if fault.kind == "truncate" else _END[fault.kind], sent, fault)
+                return 200, f"fault {fault.kind}"
+        self.wfile.write(response_head(200, headers, len(body)) + body)
+        return 200, "ok" if fault is None else f"fault {fault.kind}"
+
+    def _stream(self, app, adapter, request, completion, options, fault, request_id: str) -> tuple:
+        events = adapter.render_events(request, completion)
+        head = response_head(200, SSE_HEADERS + [(adapter.request_id_header, request_id)])
+        end = "body"
+        if fault is None:
+            frames = events.frames
+            if adapter.terminator:
+                frames = frames + [Frame(adapter.terminator)]
+        else:
+            cut = apply_fault(adapter, events, fault, fault.error or ErrorReply(500))
+            frames, end = cut.frames, cut.end
+            if end in ("close", "reset") and not frames and fault.after_events == 0:
+                self._end_connection(end, b"", fault)  # no response at all: a connection error
+                return 200, f"fault {fault.kind}"
+        offsets = schedule(frames, options.latency or 0, options.ttft or 0, options.tokens_per_second or 0,
+                           options.jitter or 0, app.jitter_rng())
+        write_stream(self.wfile.write, head, frames, offsets, LAST_CHUNK if end == "body" else b"")
+        if end != "body":
+            self._end_connection(end, b"", fault)
+        return 200, "ok" if fault is None else f"fault {fault.kind}"
+
+    def _end_connection(self, how: str, data: bytes, fault) -> None:
+        """Finish a faulty response: close, reset, or stall then close."""
+        self.close_connection = True
+        sock = self.connection
+        if data:
+            self.wfile.write(data)
+        if how == "stall":  # hold the connection until the client gives up or stall_ms passes
+            deadline = time.monotonic() + fault.stall_ms / 1000
+            while time.monotonic() < deadline:
+                readable, _, _ = select.select([sock], [], [], min(0.25, max(deadline - time.monotonic(), 0)))
+                if readable and not sock.recv(65536, socket.MSG_PEEK):
+                    break
+        if how == "reset":
+            sock.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
+        try:
+            sock.shutdown(socket.SHUT_RDWR) if how != "reset" else None
+        except OSError:
+            pass
+
+    # -- helpers ------------------------------------------------------------------------------
+    def _send_error(self, adapter, error: ErrorReply, request_id: str) -> None:
+        body = dumps(adapter.render_error(error, request_id)).encode("utf-8")
+        headers = [JSON_TYPE, (adapter.request_id_header, request_id), *error.response_headers()]
+        if error.status == 405:
+            headers.append(("allow", "POST"))
+        if self.close_connection:
+            headers.append(("connection", "close"))
+        self.wfile.write(response_head(error.status, headers, len(body)) + body)
+
+    def _read_body(self, limit: int) -> bytes:
+        if "chunked" in self.headers.get("transfer-encoding", "").lower():
+            return self._read_chunked(limit)
+        length = self.headers.get("content-length")
+        if length is None:
+            return b""
+        try:
+            size = int(length)
+            if size < 0:
+                raise ValueError
+        except ValueError:
+            raise Rejected(400, f"Invalid Content-Length header: {length!r}", close=True)
+        if size > limit:
+            raise Rejected(413, f"Request body of {size} bytes exceeds the limit of {limit} bytes.", close=True)
+        body = self.rfile.read(size)
+        if len(body) < size:
+            raise Rejected(400, "Request body ended before Content-Length bytes arrived.", close=True)
+        return body
+
+    def _read_chunked(self, limit: int) -> bytes:
+        parts, total = [], 0
+        while True:
+            line = self.rfile.readline(1024)
+            try:
+                size = int(line.split(b";", 1)[0].strip(), 16)
+            except ValueError:
+                raise Rejected(400, "Malformed chunked request body.", close=True)
+            if size == 0:
+                while self.rfile.readline(1024).strip():  # trailers
+                    pass
+                return b"".join(parts)
+            total += size
+            if total > limit:
+                raise Rejected(413, f"Request body exceeds the limit of {limit} bytes.", close=True)
+            parts.append(self.rfile.read(size))
+            self.rfile.readline(1024)
+
+    def _drain(self) -> None:
+        try:
+            self._read_body(self.server.app.options.max_body_size)
+        except Rejected:
+            self.close_connection = True
+
+    def _header_pairs(self) -> list:
+        return [(name.lower(), value) for name, value in self.headers.items()]
+
+    def _header_dict(self) -> dict:
+        headers: dict = {}
+        for name, value in self._header_pairs():
+            headers[name] = f"{headers[name]}, {value}" if name in headers else value
+        return headers
+
+    def _guess_format(self):
+        anthropic = "anthropic-version" in self.headers or "x-api-key" in self.headers
+        return BY_NAME["anthropic" if anthropic else "openai"]
+
+    def _log(self, app, method, request, rule, status, outcome, started) -> None:
+        kind = "stream" if request is not None and request.stream else "json"
+        said = shorten(request.last_message) if request is not None else ""
+        ms = (time.monotonic() - started) * 1000
+        app.log.info(f'{method} {self.path} [{kind}] "{said}" -> {rule or ("fallback" if outcome == "ok" else outcome)} '
+                     f"{status} ({ms:.0f}ms)")
+        if request is not None and app.log.enabled("debug"):
+            app.log.debug(f"{request.format} request: model={request.model} stream={request.stream} "
+                          f"messages={len(request.messages)} tools={list(request.tool_names)}")
+
+
+_END = {"disconnect": "close", "reset": "reset", "stall": "stall"}
+
+
+def _json_object(body: bytes, content_type) -> dict:
+    if content_type and "json" not in content_type.lower():
+        raise Rejected(400, f"Unsupported Content-Type {content_type!r}: send the body as application/json.")
+    try:
+        text = body.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        raise Rejected(400, f"The request body is not valid UTF-8 (byte {exc.start}).")
+    try:
+        data = json.loads(text)
+    except (ValueError, RecursionError) as exc:
+        raise Rejected(400, f"We could not parse the JSON body of your request: {exc}")
+    if not isinstance(data, dict):
+        raise Rejected(400, "The request body must be a JSON object.")
+    return data
+
+
+def _reparse(entry: RecordedRequest):
+    """Rebuild a recorded request's `MockRequest` from its stored body."""
+    adapter = BY_NAME.get(entry.format)
+    if adapter is None or not entry.body:
+        return None
+    request = adapter.parse(json.loads(entry.body), dict(entry._headers), entry.path)
+    request.body = entry.body
+    return request

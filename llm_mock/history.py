@@ -1,0 +1,99 @@
+"""The request journal: every request, bounded, stored compactly and parsed again only on access."""
+from __future__ import annotations
+
+import threading
+from collections import deque
+from typing import Any, Callable, Iterator, Optional
+
+
+class RecordedRequest:
+    """One request as it was answered. `request` is the normalised request, rebuilt on first access
+    from the stored body (so a long history costs its raw bytes, not parsed objects)."""
+
+    __slots__ = ("format", "method", "path", "_headers", "body", "rule", "status", "timestamp",
+                 "duration_ms", "outcome", "_request", "_parse")
+
+    def __init__(self, format: Optional[str], method: str, path: str, headers: tuple, body: bytes,
+                 rule: Optional[str], status: int, timestamp: float, duration_ms: float, outcome: str,
+                 request: Any = None, parse: Optional[Callable] = None):
+        self.format, self.method, self.path, self._headers = format, method, path, headers
+        self.body, self.rule, self.status, self.timestamp = body, rule, status, timestamp
+        self.duration_ms, self.outcome, self._request, self._parse = duration_ms, outcome, request, parse
+
+    @property
+    def headers(self) -> dict:
+        return dict(self._headers)
+
+    @property
+    def request(self):
+        """The `MockRequest` (None when the body could not be parsed)."""
+        if self._request is None and self._parse is not None:
+            try:
+                self._request = self._parse(self)
+            except Exception:
+                self._parse = None
+        return self._request
+
+    def __getattr__(self, name: str):
+        # `entry.last_message`, `entry.model` …: the normalised request's fields, for short assertions.
+        if name.startswith("_"):
+            raise AttributeError(name)
+        request = self.request
+        if request is None:
+            raise AttributeError(name)
+        return getattr(request, name)
+
+    def __repr__(self) -> str:
+        return (f"RecordedRequest({self.method} {self.path} status={self.status} rule={self.rule!r} "
+                f"outcome={self.outcome!r})")
+
+
+class _Snapshot(tuple):
+    """`history.all` is a snapshot tuple; calling it (`history.all()`) returns the same."""
+
+    def __call__(self) -> "_Snapshot":
+        return self
+
+
+class RequestHistory:
+    """Bounded journal of requests, newest last. Thread-safe."""
+
+    def __init__(self, limit: int = 10_000):
+        self._entries: deque = deque(maxlen=limit if limit and limit > 0 else None)
+        self._lock = threading.Lock()
+
+    def record(self, entry: RecordedRequest) -> None:
+        self._entries.append(entry)
+
+    def count(self) -> int:
+        return len(self._entries)
+
+    __len__ = count
+
+    def first(self) -> Optional[RecordedRequest]:
+        return self._entries[0] if self._entries else None
+
+    def last(self) -> Optional[RecordedRequest]:
+        return self._entries[-1] if self._entries else None
+
+    def at(self, index: int) -> Optional[RecordedRequest]:
+        try:
+            return self._entries[index]
+        except IndexError:
+            return None
+
+    def where(self, predicate: Callable[[RecordedRequest], bool]) -> list:
+        return [entry for entry in tuple(self._entries) if predicate(entry)]
+
+    @property
+    def all(self) -> _Snapshot:
+        return _Snapshot(self._entries)
+
+    def clear(self) -> None:
+        self._entries.clear()
+
+    def __iter__(self) -> Iterator[RecordedRequest]:
+        return iter(tuple(self._entries))
+
+    def __bool__(self) -> bool:
+        return True

@@ -1,0 +1,110 @@
+"""Matchers: what a rule answers to, compiled once into a predicate plus a readable description."""
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, fields
+from typing import Any, Callable, Optional, Union
+
+Pattern = Union[str, "re.Pattern[str]"]
+
+FORMATS = ("openai", "responses", "anthropic")
+
+
+@dataclass(frozen=True)
+class MatchObject:
+    """Fields combine with AND. `message`, `model` and `system` are case-insensitive substrings or
+    compiled regexes; `format` is `openai` / `responses` / `anthropic`; `tool_name` must be among the
+    offered tools; `server_tool` among the offered server tool types; `tool_call_id` equals the last
+    tool result's id; `predicate(request)` runs last."""
+
+    message: Optional[Pattern] = None
+    model: Optional[Pattern] = None
+    system: Optional[Pattern] = None
+    format: Optional[str] = None
+    tool_name: Optional[str] = None
+    tool_call_id: Optional[str] = None
+    server_tool: Optional[str] = None
+    predicate: Optional[Callable[[Any], bool]] = None
+
+    def __post_init__(self):
+        if self.format is not None and self.format not in FORMATS:
+            raise ValueError(f"format must be one of {', '.join(FORMATS)}, got {self.format!r}")
+        for name in ("message", "model", "system"):
+            value = getattr(self, name)
+            if value is not None and not isinstance(value, (str, re.Pattern)):
+                raise ValueError(f"MatchObject.{name} must be a string or a compiled regex")
+        for name in ("tool_name", "tool_call_id", "server_tool"):
+            value = getattr(self, name)
+            if value is not None and not isinstance(value, str):
+                raise ValueError(f"MatchObject.{name} must be a string")
+        if self.predicate is not None and not callable(self.predicate):
+            raise ValueError("MatchObject.predicate must be callable")
+
+
+Match = Union[str, "re.Pattern[str]", MatchObject, dict, Callable[[Any], bool]]
+
+_CAMEL = {"toolName": "tool_name", "toolCallId": "tool_call_id", "serverTool": "server_tool"}
+_MATCH_FIELDS = {f.name for f in fields(MatchObject)}
+
+
+def compile_match(match: Match) -> tuple:
+    """(predicate, description) for any accepted matcher; `ValueError` for anything else."""
+    if isinstance(match, dict):
+        unknown = {k for k in match if _CAMEL.get(k, k) not in _MATCH_FIELDS}
+        if unknown:
+            raise ValueError(f"unknown match field(s): {', '.join(sorted(unknown))}")
+        match = MatchObject(**{_CAMEL.get(k, k): v for k, v in match.items()})
+    if isinstance(match, str):
+        return _text_test(match, "last_message"), f'"{match}"'
+    if isinstance(match, re.Pattern):
+        return _text_test(match, "last_message"), describe_pattern(match)
+    if isinstance(match, MatchObject):
+        return _object_test(match), _describe_object(match)
+    if callable(match):
+        return match, "(predicate)"
+    raise ValueError(f"a matcher must be a string, regex, MatchObject, dict or callable, got {type(match).__name__}")
+
+
+def _text_test(pattern: Pattern, attribute: str) -> Callable:
+    if isinstance(pattern, str):
+        needle = pattern.lower()
+        return lambda req: needle in getattr(req, attribute).lower()
+    search = pattern.search
+    return lambda req: search(getattr(req, attribute)) is not None
+
+
+def _object_test(m: MatchObject) -> Callable:
+    tests = []
+    for name, attribute in (("message", "last_message"), ("model", "model"), ("system", "system_message")):
+        value = getattr(m, name)
+        if value is not None:
+            tests.append(_text_test(value, attribute))
+    if m.format is not None:
+        tests.append(lambda req, f=m.format: req.format == f)
+    if m.tool_name is not None:
+        tests.append(lambda req, n=m.tool_name: n in req.tool_names)
+    if m.server_tool is not None:
+        tests.append(lambda req, t=m.server_tool: t in req.server_tool_types)
+    if m.tool_call_id is not None:
+        tests.append(lambda req, i=m.tool_call_id: req.last_tool_call_id == i)
+    if m.predicate is not None:
+        tests.append(m.predicate)
+    return lambda req: all(test(req) for test in tests)
+
+
+def describe_pattern(pattern: "re.Pattern[str]") -> str:
+    flags = "".join(c for flag, c in ((re.IGNORECASE, "i"), (re.MULTILINE, "m"), (re.DOTALL, "s"))
+                    if pattern.flags & flag)
+    return f"/{pattern.pattern}/{flags}"
+
+
+def _describe_object(m: MatchObject) -> str:
+    parts = []
+    for f in fields(m):
+        value = getattr(m, f.name)
+        if value is None or f.name == "predicate":
+            continue
+        parts.append(f"{f.name}={describe_pattern(value) if isinstance(value, re.Pattern) else value}")
+    if m.predicate is not None:
+        parts.append("predicate")
+    return "{" + ", ".join(parts) + "}"

@@ -1,0 +1,1 @@
+"""Import paths of the project llm_mock replaces (`llm_mock.types.rule`, `llm_mock.types.reply`)."""
