@@ -13,8 +13,6 @@ from typing import Optional
 from .formats.base import Events, Frame
 from .replies import FAULT_KINDS, ErrorReply, Fault
 
-MALFORMED = Frame(b"data: {\"id\": \"malformed\", \"choices\": [\n\n")
-
 
 @dataclass
 class Cut:
@@ -43,7 +41,7 @@ def cut_index(frames: list, fault: Fault) -> int:
     return len(frames) // 2
 
 
-def apply_fault(adapter, events: Events, fault: Fault, error: ErrorReply) -> Cut:
+def apply_fault(adapter, events: Events, fault: Fault) -> Cut:
     """The frames of `events` as `fault` leaves them."""
     frames = events.frames
     kind = fault.kind
@@ -54,12 +52,12 @@ def apply_fault(adapter, events: Events, fault: Fault, error: ErrorReply) -> Cut
     at = cut_index(frames, fault)
     head = frames[:at]
     if kind in ("error", "failed"):
-        return Cut(head + adapter.inband_error(events, at, error, kind))
+        return Cut(head + adapter.inband_error(events, at, fault.error, kind))
     if kind == "truncate":
         return Cut(head + adapter.early_end(events, at))
     if kind == "malformed":
         tail = frames[at:] + ([Frame(adapter.terminator)] if adapter.terminator else [])
-        return Cut(head + [MALFORMED] + tail)
+        return Cut(head + [Frame(adapter.malformed)] + tail)
     return Cut(head, {"disconnect": "close", "reset": "reset", "stall": "stall"}[kind])
 
 

@@ -173,7 +173,7 @@ class Handler(BaseHTTPRequestHandler):
             if adapter.terminator:
                 frames = frames + [Frame(adapter.terminator)]
         else:
-            cut = apply_fault(adapter, events, fault, fault.error or ErrorReply(500))
+            cut = apply_fault(adapter, events, fault)
             frames, end = cut.frames, cut.end
             if end in ("close", "reset") and not frames and fault.after_events == 0:
                 self._end_connection(end, b"", fault)  # no response at all: a connection error

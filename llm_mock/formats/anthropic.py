@@ -18,6 +18,7 @@ class Messages(FormatAdapter):
     name = "anthropic"
     path = "/v1/messages"
     request_id_header = "request-id"
+    malformed = b'event: content_block_delta\ndata: {"type":"content_block_delta","index":0,"delta":\n\n'
 
     def new_request_id(self) -> str:
         return base58_id("req_011", 24)
@@ -120,10 +121,8 @@ class Messages(FormatAdapter):
         message = error.message or ERROR_MESSAGES.get(error.status, kind.replace("_", " ").capitalize())
         return {"type": "error", "error": {"type": kind, "message": message}, "request_id": request_id}
 
-    def inband_error(self, events: Events, sent: int, error: ErrorReply, kind: str) -> list:
-        if error.status < 500 and error.type is None and error.message is None:
-            error = ErrorReply.overloaded()
-        return [sse(self.render_error(error, self.new_request_id()), "error")]
+    def inband_error(self, events: Events, sent: int, error, kind: str) -> list:
+        return [sse(self.render_error(error or ErrorReply.overloaded(), self.new_request_id()), "error")]
 
     def early_end(self, events: Events, sent: int) -> list:
         return [Frame(b'event: message_stop\ndata: {"type":"message_stop"}\n\n')]

@@ -63,6 +63,7 @@ class FormatAdapter:
     path: str = ""
     request_id_header = "x-request-id"
     terminator: bytes = b""  # sent after the last event of a complete stream (`data: [DONE]`)
+    malformed: bytes = b'data: {"id": "malformed", "choices": [\n\n'  # a `data:` line that is not JSON
 
     def new_request_id(self) -> str:
         return hex_id("req_", 32)
@@ -80,8 +81,9 @@ class FormatAdapter:
     def render_error(self, error: ErrorReply, request_id: str) -> dict:
         raise NotImplementedError
 
-    def inband_error(self, events: Events, sent: int, error: ErrorReply, kind: str) -> list:
-        """Frames that end a started stream with a failure, after `sent` frames went out."""
+    def inband_error(self, events: Events, sent: int, error: Optional[ErrorReply], kind: str) -> list:
+        """Frames that end a started stream with a failure (the format's usual one when `error` is
+        None), after `sent` frames went out."""
         raise NotImplementedError
 
     def early_end(self, events: Events, sent: int) -> list:

@@ -95,8 +95,8 @@ class ChatCompletions(FormatAdapter):
     def render_error(self, error: ErrorReply, request_id: str) -> dict:
         return openai_error_body(error)
 
-    def inband_error(self, events: Events, sent: int, error: ErrorReply, kind: str) -> list:
-        body = openai_error_body(error if error.status >= 500 or error.message else ErrorReply(500))
+    def inband_error(self, events: Events, sent: int, error, kind: str) -> list:
+        body = openai_error_body(error or ErrorReply(500))
         return [Frame(f"data: {dumps(body)}\n\n".encode("utf-8"))]
 
 

@@ -17,6 +17,7 @@ ECHOED = ("max_output_tokens", "max_tool_calls", "previous_response_id", "prompt
 class Responses(FormatAdapter):
     name = "responses"
     path = "/v1/responses"
+    malformed = b'event: response.output_text.delta\ndata: {"type":"response.output_text.delta",\n\n'
 
     def parse(self, body: dict, headers: dict, path: str) -> MockRequest:
         model = optional(body, "model", str, "a string")
@@ -149,8 +150,8 @@ class Responses(FormatAdapter):
     def render_error(self, error: ErrorReply, request_id: str) -> dict:
         return openai_error_body(error)
 
-    def inband_error(self, events: Events, sent: int, error: ErrorReply, kind: str) -> list:
-        body = openai_error_body(error)["error"]
+    def inband_error(self, events: Events, sent: int, error, kind: str) -> list:
+        body = openai_error_body(error or ErrorReply(500))["error"]
         if kind == "failed":
             request, rid, created = events.context
             response = self._response(request, rid, created, "failed", [])
