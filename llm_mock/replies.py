@@ -24,6 +24,17 @@ class ToolCall:
     id: Optional[str] = None
 
     @property
+    def input(self) -> dict:
+        """The arguments as an object (Anthropic `tool_use.input`); a JSON string is parsed."""
+        if isinstance(self.args, dict):
+            return self.args
+        try:
+            value = json.loads(self.args) if isinstance(self.args, str) else None
+        except ValueError:
+            value = None
+        return value if isinstance(value, dict) else {}
+
+    @property
     def arguments(self) -> str:
         """The arguments as the JSON string the wire carries."""
         return self.args if isinstance(self.args, str) else _compact(self.args)

@@ -40,6 +40,12 @@ class ToolDef:
     description: Optional[str] = None
     parameters: Optional[dict] = None
     type: str = "function"
+    namespace: Optional[str] = None
+
+    @property
+    def custom(self) -> bool:
+        """A free-form (`custom`) tool: its calls carry a string input, not JSON arguments."""
+        return self.type == "custom"
 
 
 @dataclass

@@ -61,7 +61,7 @@ class Messages(FormatAdapter):
             blocks.append({"type": "text", "text": c.text or ""})
         for tool in c.tools:
             blocks.append({"type": "tool_use", "id": tool.id or base58_id("toolu_01"), "name": tool.name,
-                           "input": tool.args if isinstance(tool.args, dict) else {}})
+                           "input": tool.input})
         return blocks
 
     def _message(self, request: MockRequest, c: Completion, content: list, final: bool) -> dict:

@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import base64
 import time
+from dataclasses import replace
 
 from ..replies import Completion, ErrorReply
 from ..request import Message, MockRequest, RequestError, ToolDef, finish, optional, text_of
@@ -87,10 +88,20 @@ class Responses(FormatAdapter):
         if c.emits_text:
             items.append({"id": hex_id("msg_"), "type": "message", "status": status, "role": "assistant",
                           "content": [_text_part(c.text or "")]})
+        offered = {t.name: t for t in request.tools or ()}
         for tool in c.tools:
-            items.append({"id": hex_id("fc_"), "type": "function_call", "status": "completed",
-                          "arguments": tool.arguments, "call_id": tool.id or random_id("call_", 24),
-                          "name": tool.name})
+            call_id = tool.id or random_id("call_", 24)
+            definition = offered.get(tool.name)
+            if definition is not None and definition.custom:
+                text = tool.args if isinstance(tool.args, str) else tool.arguments
+                items.append({"id": hex_id("ctc_"), "type": "custom_tool_call", "status": "completed",
+                              "call_id": call_id, "input": text, "name": tool.name})
+                continue
+            item = {"id": hex_id("fc_"), "type": "function_call", "status": "completed",
+                    "arguments": tool.arguments, "call_id": call_id, "name": tool.name}
+            if definition is not None and definition.namespace:
+                item["namespace"] = definition.namespace
+            items.append(item)
         return items
 
     def render_json(self, request: MockRequest, c: Completion) -> dict:
@@ -135,6 +146,11 @@ class Responses(FormatAdapter):
                 text = c.text or ""
                 emit("response.output_text.done", **where, content_index=0, text=text, logprobs=[])
                 emit("response.content_part.done", **where, content_index=0, part=_text_part(text))
+            elif item["type"] == "custom_tool_call":
+                emit("response.output_item.added", output_index=index,
+                     item={**item, "status": "in_progress", "input": ""})
+                deltas("response.custom_tool_call_input.delta", head, c.chunks(item["input"]))
+                emit("response.custom_tool_call_input.done", **where, input=item["input"])
             else:
                 emit("response.output_item.added", output_index=index,
                      item={**item, "status": "in_progress", "arguments": ""})
@@ -199,7 +215,7 @@ def _tools(tools: list) -> tuple:
                 user.append(ToolDef(tool["name"], tool.get("description"), tool.get("parameters"), kind))
             elif kind == "namespace" and isinstance(tool.get("tools"), list):
                 inner, inner_server = _tools(tool["tools"])
-                user.extend(inner)
+                user.extend(replace(t, namespace=t.namespace or tool.get("name")) for t in inner)
                 server.extend(inner_server)
             elif isinstance(kind, str):
                 server.append(kind)
