@@ -22,7 +22,7 @@ from .history import RecordedRequest
 from .log import shorten
 from .replies import ErrorReply, build_completion
 from .request import RequestError
-from .sse import LAST_CHUNK, SSE_HEADERS, response_head, schedule, write_stream
+from .sse import LAST_CHUNK, SSE_HEADERS, chunk, response_head, schedule
 
 JSON_TYPE = ("content-type", "application/json")
 CLIENT_GONE = (BrokenPipeError, ConnectionResetError, ConnectionAbortedError, socket.timeout, TimeoutError)
@@ -42,7 +42,7 @@ class Handler(BaseHTTPRequestHandler):
     server_version = "llm_mock"
 
     def setup(self) -> None:
-        self.timeout = self.server.app.options.timeout
+        self.timeout = self.server.app.options.timeout or 86400.0  # a timeout keeps the socket non-blocking for the pacer
         super().setup()
         self.connection.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
         self.server.track(self.connection, True)
@@ -180,7 +180,12 @@ class Handler(BaseHTTPRequestHandler):
                 return 200, f"fault {fault.kind}"
         offsets = schedule(frames, options.latency or 0, options.ttft or 0, options.tokens_per_second or 0,
                            options.jitter or 0, app.jitter_rng())
-        write_stream(self.wfile.write, head, frames, offsets, LAST_CHUNK if end == "body" else b"")
+        chunks = [chunk(frame.data) for frame in frames]
+        last = LAST_CHUNK if end == "body" else b""
+        if offsets is None:  # unpaced: the whole response in one write
+            self.wfile.write(head + b"".join(chunks) + last)
+        else:
+            app.pacer.send(self.connection, head, chunks, offsets, last)
         if end != "body":
             self._end_connection(end, b"", fault)
         return 200, "ok" if fault is None else f"fault {fault.kind}"

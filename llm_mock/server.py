@@ -17,6 +17,7 @@ from .formats import ROUTES
 from .handler import Handler
 from .history import RequestHistory
 from .log import Logger
+from .pacer import Pacer
 from .replies import ErrorReply, ReplyOptions
 from .rules import MatchObject
 
@@ -121,6 +122,7 @@ class MockServer:
         self.chaos_counter = Counter()
         self._jitter = random.Random(self.options.jitter_seed)
         self._httpd: Optional[_HTTPServer] = None
+        self.pacer = Pacer()
         self._thread: Optional[threading.Thread] = None
         self._watch_path: Optional[str] = None
         self._watcher = None
@@ -221,6 +223,7 @@ class MockServer:
         if self._httpd is not None:
             raise RuntimeError("Server is already running.")
         self._httpd = _HTTPServer((self.options.host, self.options.port), self)
+        self.pacer = Pacer()
         self._thread = threading.Thread(target=self._httpd.serve_forever, kwargs={"poll_interval": 0.05},
                                         name=f"llm_mock:{self.port}", daemon=True)
         self._thread.start()
@@ -236,6 +239,7 @@ class MockServer:
         if httpd is None:
             return
         httpd.shutdown()
+        self.pacer.close()
         httpd.close_connections()
         httpd.server_close()
         self.log.info("Server stopped")

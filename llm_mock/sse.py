@@ -1,15 +1,14 @@
-"""HTTP/1.1 responses written by hand: one write per JSON response, chunked SSE, paced on deadlines.
+"""HTTP/1.1 responses written by hand: the head, chunked SSE framing, and the pacing schedule.
 
-Pacing keeps absolute deadlines (start + offset) rather than sleeping a fixed gap after each write,
-so a hundred 10 ms gaps add up to a second, not a second plus every wake-up's overshoot.
+The schedule is absolute (start + offset) rather than a fixed sleep after each write, so a hundred
+10 ms gaps add up to a second, not a second plus every wake-up's overshoot. `pacer.py` keeps it.
 """
 from __future__ import annotations
 
 import random
-import time
 from email.utils import formatdate
 from http import HTTPStatus
-from typing import Callable, Optional
+from typing import Optional
 
 LAST_CHUNK = b"0\r\n\r\n"
 SSE_HEADERS = [("content-type", "text/event-stream; charset=utf-8"), ("cache-control", "no-cache")]
@@ -55,24 +54,3 @@ def schedule(frames: list, latency: float = 0, ttft: float = 0, tokens_per_secon
             at += rng.uniform(0, jitter / 1000)
         offsets.append(at)
     return offsets
-
-
-def write_stream(write: Callable[[bytes], None], head: bytes, frames: list, offsets: Optional[list],
-                 end: bytes = LAST_CHUNK) -> int:
-    """Write `head` then each frame as a chunk, on schedule; `end` closes the body. Returns the
-    number of frames written (raising whatever the socket raises on a client that went away)."""
-    if offsets is None:  # unpaced: the whole body in one write
-        write(head + b"".join(chunk(frame.data) for frame in frames) + end)
-        return len(frames)
-    start = time.monotonic()
-    pending = head
-    for index, frame in enumerate(frames):
-        delay = start + offsets[index] - time.monotonic()
-        if delay > 0:
-            if pending:
-                write(pending)
-                pending = b""
-            time.sleep(delay)
-        pending += chunk(frame.data)
-    write(pending + end)
-    return len(frames)

@@ -1,0 +1,122 @@
+"""One thread that writes every paced stream's events at their deadlines.
+
+A thousand streams each sleeping in their own thread wake a thousand threads per gap and fight for
+the interpreter; gaps stretch to hundreds of milliseconds. Here the handler thread writes what is
+due at once (the head and the first events: time to first byte stays short), hands the rest to the
+pacer, and waits. The pacer keeps a heap of deadlines and writes each due event with a non-blocking
+write; a client that cannot take more is retried a moment later, one that went away fails its stream.
+"""
+from __future__ import annotations
+
+import heapq
+import itertools
+import os
+import threading
+import time
+from typing import Optional
+
+_RETRY = 0.002  # seconds before writing again to a socket whose buffer is full
+
+
+class _Job:
+    __slots__ = ("fd", "chunks", "offsets", "start", "index", "pending", "end", "done", "error")
+
+    def __init__(self, fd: int, chunks: list, offsets: list, start: float, index: int, end: bytes):
+        self.fd, self.chunks, self.offsets, self.start = fd, chunks, offsets, start
+        self.index, self.pending, self.end = index, b"", end
+        self.done = threading.Event()
+        self.error: Optional[BaseException] = None
+
+
+class Pacer:
+    """Writes paced streams for many connections from one thread."""
+
+    def __init__(self):
+        self._heap: list = []
+        self._order = itertools.count()
+        self._wake = threading.Condition()
+        self._thread: Optional[threading.Thread] = None
+        self._closed = False
+
+    def send(self, sock, head: bytes, chunks: list, offsets: list, end: bytes) -> None:
+        """Write `head`, then each chunk at start + offset, then `end`; returns when all is written.
+        Raises `BrokenPipeError` (or the socket's error) if the client goes away first."""
+        start = time.monotonic()
+        due = 0
+        while due < len(chunks) and offsets[due] <= 0:
+            due += 1
+        first = head + b"".join(chunks[:due]) + (end if due == len(chunks) else b"")
+        sock.sendall(first)
+        if due == len(chunks):
+            return
+        job = _Job(sock.fileno(), chunks, offsets, start, due, end)
+        self._push(start + offsets[due], job)
+        job.done.wait()
+        if job.error is not None:
+            raise job.error
+
+    def close(self) -> None:
+        """Fail every pending stream and stop the thread."""
+        with self._wake:
+            self._closed = True
+            jobs = [entry[2] for entry in self._heap]
+            self._heap.clear()
+            self._wake.notify()
+        for job in jobs:
+            job.error = BrokenPipeError("server stopped")
+            job.done.set()
+
+    def _push(self, deadline: float, job: _Job) -> None:
+        with self._wake:
+            if self._closed:
+                job.error = BrokenPipeError("server stopped")
+                job.done.set()
+                return
+            heapq.heappush(self._heap, (deadline, next(self._order), job))
+            if self._thread is None:
+                self._thread = threading.Thread(target=self._run, name="llm_mock:pacer", daemon=True)
+                self._thread.start()
+            elif self._heap[0][2] is job:
+                self._wake.notify()
+
+    def _run(self) -> None:
+        while True:
+            with self._wake:
+                while True:
+                    if self._closed:
+                        return
+                    if self._heap:
+                        wait = self._heap[0][0] - time.monotonic()
+                        if wait <= 0:
+                            break
+                        self._wake.wait(wait)
+                    else:
+                        self._wake.wait()
+                _, _, job = heapq.heappop(self._heap)
+            self._advance(job)
+
+    def _advance(self, job: _Job) -> None:
+        """Write everything of `job` that is due; requeue it for its next deadline or finish it."""
+        now = time.monotonic()
+        data = job.pending
+        while job.index < len(job.chunks) and job.start + job.offsets[job.index] <= now:
+            data += job.chunks[job.index]
+            job.index += 1
+        if job.index == len(job.chunks):
+            data += job.end
+            job.end = b""
+        try:
+            written = os.write(job.fd, data) if data else 0
+        except BlockingIOError:
+            written = 0
+        except OSError as exc:
+            job.error = exc
+            job.done.set()
+            return
+        job.pending = data[written:]
+        if job.pending:
+            self._push(now + _RETRY, job)
+        elif job.index < len(job.chunks):
+            self._push(job.start + job.offsets[job.index], job)
+        else:
+            job.done.set()
