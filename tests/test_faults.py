@@ -1,0 +1,273 @@
+"""Failures on demand, as the official SDKs (strict validation) experience them.
+
+HTTP errors with retry headers before a stream starts; in-band failures after a 200 stream started,
+in each format's own shape; transport faults; and the truncation the real APIs do.
+"""
+from __future__ import annotations
+
+import json
+
+import anthropic
+import openai
+import pytest
+
+from llm_mock import ErrorReply, Fault, ReplyObject
+from raw_http import BODIES, connect, post, sse_events
+
+TEXT = "abcdefghij" * 5  # 50 characters: 10 chunks of 5
+USER = [{"role": "user", "content": "go"}]
+
+
+def make_openai(server, **kw):
+    return openai.OpenAI(base_url=server.url + "/v1", api_key="sk-test", _strict_response_validation=True,
+                         **{"max_retries": 0, **kw})
+
+
+def make_anthropic(server, **kw):
+    return anthropic.Anthropic(base_url=server.url, api_key="sk-ant-test", _strict_response_validation=True,
+                               **{"max_retries": 0, **kw})
+
+
+def chat_stream(oai, **kw):
+    return oai.chat.completions.create(model="gpt-4o-mini", messages=USER, stream=True, **kw)
+
+
+def claude_stream(claude, **kw):
+    return claude.messages.create(model="claude-mock", max_tokens=1024, messages=USER, stream=True, **kw)
+
+
+def reply_with(server, fault: Fault, text: str = TEXT, chunk_size: int = 5, **options):
+    server.when("go").reply(ReplyObject(text=text, fault=fault), chunk_size=chunk_size, **options)
+
+
+def drain(iterator, into: list):
+    """Collect events into `into` (kept for inspection when the iteration raises)."""
+    for event in iterator:
+        into.append(event)
+
+
+def chat_text(chunks) -> str:
+    return "".join(c.choices[0].delta.content or "" for c in chunks if c.choices)
+
+
+def anthropic_text(events) -> str:
+    return "".join(e.delta.text for e in events if e.type == "content_block_delta")
+
+
+def responses_text(events) -> str:
+    return "".join(e.delta for e in events if e.type == "response.output_text.delta")
+
+
+# -- HTTP errors and retries ------------------------------------------------------------------
+
+def test_openai_rate_limit_is_retried_as_told_then_raised(server):
+    server.when("go").reply(ErrorReply.rate_limited(retry_after=0.01))
+    with pytest.raises(openai.RateLimitError) as caught:
+        make_openai(server, max_retries=2).chat.completions.create(model="gpt-4o-mini", messages=USER)
+    assert server.history.count() == 3  # the first attempt and two retries
+    assert [e.headers["x-stainless-retry-count"] for e in server.history] == ["0", "1", "2"]
+    assert caught.value.response.headers["retry-after"] == "0.01"
+    assert caught.value.response.headers["retry-after-ms"] == "10"
+    assert caught.value.code == "rate_limit_exceeded" and caught.value.request_id.startswith("req_")
+    stamps = [entry.timestamp for entry in server.history]
+    assert max(b - a for a, b in zip(stamps, stamps[1:])) < 0.3  # 10 ms waits, not the SDK's backoff (>= 0.375 s)
+
+
+def test_anthropic_rate_limit_is_retried_as_told_then_raised(server):
+    server.when("go").reply(ErrorReply.rate_limited(retry_after=0.01, message="slow down"))
+    with pytest.raises(anthropic.RateLimitError) as caught:
+        make_anthropic(server, max_retries=2).messages.create(model="m", max_tokens=10, messages=USER)
+    assert server.history.count() == 3
+    assert caught.value.body == {"type": "error", "error": {"type": "rate_limit_error", "message": "slow down"},
+                                 "request_id": caught.value.request_id}
+    assert caught.value.response.headers["retry-after-ms"] == "10"
+
+
+@pytest.mark.parametrize("status", [429, 500, 529])
+def test_should_retry_false_is_never_retried(server, status):
+    server.when("go").reply(ErrorReply(status, should_retry=False))
+    with pytest.raises(openai.APIStatusError) as caught:
+        make_openai(server, max_retries=2).chat.completions.create(model="gpt-4o-mini", messages=USER)
+    assert caught.value.status_code == status
+    assert caught.value.response.headers["x-should-retry"] == "false"
+    with pytest.raises(anthropic.APIStatusError):
+        make_anthropic(server, max_retries=2).messages.create(model="m", max_tokens=10, messages=USER)
+    assert server.history.count() == 2  # one attempt per SDK
+
+
+def test_should_retry_true_retries_even_a_400(server):
+    server.when("go").reply(ErrorReply(400, "bad", should_retry=True, retry_after=0.001))
+    with pytest.raises(anthropic.BadRequestError):
+        make_anthropic(server, max_retries=1).messages.create(model="m", max_tokens=10, messages=USER)
+    assert server.history.count() == 2
+
+
+def test_vendor_rate_limit_headers_reach_the_client(server):
+    openai_headers = {"x-ratelimit-limit-requests": "60", "x-ratelimit-remaining-requests": "0",
+                      "x-ratelimit-reset-requests": "1s", "x-ratelimit-limit-tokens": "150000",
+                      "x-ratelimit-remaining-tokens": "149000", "x-ratelimit-reset-tokens": "6ms"}
+    anthropic_headers = {"anthropic-ratelimit-requests-limit": "50",
+                         "anthropic-ratelimit-requests-remaining": "0",
+                         "anthropic-ratelimit-requests-reset": "2026-01-01T00:00:01Z",
+                         "anthropic-ratelimit-tokens-remaining": "0"}
+    server.when(lambda r: r.format == "openai").reply(ErrorReply(429, headers=openai_headers))
+    server.when(lambda r: r.format == "anthropic").reply(ErrorReply(429, headers=anthropic_headers))
+    with pytest.raises(openai.RateLimitError) as oai_error:
+        make_openai(server).chat.completions.create(model="gpt-4o-mini", messages=USER)
+    with pytest.raises(anthropic.RateLimitError) as claude_error:
+        make_anthropic(server).messages.create(model="m", max_tokens=10, messages=USER)
+    for caught, sent in ((oai_error, openai_headers), (claude_error, anthropic_headers)):
+        received = caught.value.response.headers
+        assert {name: received[name] for name in sent} == sent
+
+
+def test_overloaded_is_anthropics_529(server):
+    server.when("go").reply(ErrorReply.overloaded())
+    with pytest.raises(anthropic.OverloadedError) as caught:
+        make_anthropic(server).messages.create(model="m", max_tokens=10, messages=USER)
+    assert caught.value.status_code == 529
+    assert caught.value.body["error"] == {"type": "overloaded_error", "message": "Overloaded"}
+    with pytest.raises(openai.InternalServerError) as oai_caught:
+        make_openai(server).chat.completions.create(model="gpt-4o-mini", messages=USER)
+    assert oai_caught.value.status_code == 529
+
+
+@pytest.mark.parametrize("path", list(BODIES))
+def test_an_error_on_a_stream_request_is_plain_json(server, path):
+    server.when(lambda r: True).reply(ErrorReply.rate_limited(retry_after=2))
+    status, headers, body = post(connect(server), path, {**BODIES[path], "stream": True})
+    assert status == 429
+    assert headers["content-type"] == "application/json"
+    assert "transfer-encoding" not in headers and int(headers["content-length"]) == len(body)
+    assert headers["retry-after"] == "2" and headers["retry-after-ms"] == "2000"
+    parsed = json.loads(body)
+    assert parsed["error"]["type"] == ("rate_limit_error" if path == "/v1/messages" else "requests")
+
+
+def test_sdks_raise_a_stream_requests_error_before_iterating(server, oai, claude):
+    server.when("go").reply(ErrorReply(503, "busy"))
+    with pytest.raises(openai.InternalServerError, match="busy"):
+        chat_stream(oai)
+    with pytest.raises(openai.InternalServerError, match="busy"):
+        with oai.responses.stream(model="m", input="go"):
+            pass
+    with pytest.raises(anthropic.APIStatusError, match="busy") as caught:
+        with claude.messages.stream(model="m", max_tokens=10, messages=USER):
+            pass
+    assert caught.value.status_code == 503
+
+
+# -- in-band failures after a 200 stream started --------------------------------------------
+
+def test_anthropic_inband_error_after_n_events(server, claude):
+    reply_with(server, Fault("error", after_events=5))  # message_start, block start, ping, 2 deltas
+    events = []
+    with pytest.raises(anthropic.APIStatusError) as caught:
+        drain(claude_stream(claude), events)
+    assert type(caught.value) is anthropic.APIStatusError and caught.value.status_code == 200
+    assert caught.value.body == {"type": "error", "error": {"type": "overloaded_error", "message": "Overloaded"},
+                                 "request_id": caught.value.body["request_id"]}
+    assert [e.type for e in events] == ["message_start", "content_block_start", "content_block_delta",
+                                        "content_block_delta"]
+    assert anthropic_text(events) == TEXT[:10]
+
+
+def test_anthropic_inband_error_ends_the_stream_without_message_stop(server):
+    reply_with(server, Fault("error", after_chars=12, error=ErrorReply(500, "boom")))
+    status, headers, body = post(connect(server), "/v1/messages", {**BODIES["/v1/messages"], "stream": True,
+                                                                   "messages": USER})
+    events = sse_events(body)
+    assert status == 200 and headers["content-type"].startswith("text/event-stream")
+    names = [name for name, _ in events]
+    assert names[-1] == "error" and "message_stop" not in names and "message_delta" not in names
+    assert json.loads(events[-1][1])["error"] == {"type": "api_error", "message": "boom"}
+    text = "".join(json.loads(d)["delta"]["text"] for n, d in events if n == "content_block_delta")
+    assert text == TEXT[:15]  # the error follows the event that took the text past 12 characters
+
+
+def test_anthropic_stream_helper_raises_the_inband_error(server, claude):
+    reply_with(server, Fault("error", after_chars=10, error=ErrorReply.rate_limited()))
+    pieces = []
+    with pytest.raises(anthropic.APIStatusError) as caught:
+        with claude.messages.stream(model="m", max_tokens=100, messages=USER) as stream:
+            pieces.extend(stream.text_stream)
+    assert "".join(pieces) == TEXT[:10]
+    assert caught.value.status_code == 200 and caught.value.body["error"]["type"] == "rate_limit_error"
+
+
+def test_responses_failed_is_yielded_and_fails_the_stream_helper(server, oai):
+    reply_with(server, Fault("failed", after_events=6))  # created, in_progress, item, part, 2 deltas
+    events = list(oai.responses.create(model="gpt-4.1-mini", input="go", stream=True))
+    assert [e.type for e in events][:4] == ["response.created", "response.in_progress",
+                                            "response.output_item.added", "response.content_part.added"]
+    assert responses_text(events) == TEXT[:10]
+    last = events[-1]
+    assert last.type == "response.failed" and last.sequence_number == 6
+    assert last.response.status == "failed" and last.response.error.code == "server_error"
+    assert last.response.id == events[0].response.id
+    with oai.responses.stream(model="gpt-4.1-mini", input="go") as stream:
+        assert [e.type for e in stream][-1] == "response.failed"
+        with pytest.raises(RuntimeError, match="response.completed"):
+            stream.get_final_response()
+
+
+def test_responses_failed_carries_the_given_error(server, oai):
+    reply_with(server, Fault("failed", after_chars=10, error=ErrorReply(429, "quota")))
+    last = list(oai.responses.create(model="gpt-4.1-mini", input="go", stream=True))[-1]
+    assert last.response.error.code == "rate_limit_exceeded" and last.response.error.message == "quota"
+
+
+def test_responses_nested_error_event_raises_api_error(server, oai):
+    reply_with(server, Fault("error", after_chars=20))
+    events = []
+    with pytest.raises(openai.APIError) as caught:
+        drain(oai.responses.create(model="gpt-4.1-mini", input="go", stream=True), events)
+    assert not isinstance(caught.value, openai.APIStatusError)
+    assert caught.value.message == "The server had an error while processing your request. Sorry about that!"
+    assert caught.value.type == "server_error"
+    assert responses_text(events) == TEXT[:20]
+    assert events[-1].type == "response.output_text.delta"
+
+
+@pytest.mark.parametrize("reason", ["max_output_tokens", "content_filter"])
+def test_responses_incomplete_fault_ends_with_its_reason(server, oai, reason):
+    reply_with(server, Fault("incomplete", after_chars=20, reason=reason))
+    events = list(oai.responses.create(model="gpt-4.1-mini", input="go", stream=True))
+    assert responses_text(events) == TEXT[:20]
+    last = events[-1]
+    assert last.type == "response.incomplete"
+    assert last.response.status == "incomplete" and last.response.incomplete_details.reason == reason
+    assert last.response.output[0].status == "incomplete"
+    whole = oai.responses.create(model="gpt-4.1-mini", input="go")
+    assert whole.status == "incomplete" and whole.incomplete_details.reason == reason
+    assert whole.output_text == TEXT[:20]
+
+
+def test_chat_inband_error_raises_api_error(server, oai):
+    reply_with(server, Fault("error", after_events=3))  # the role chunk and two text chunks
+    chunks = []
+    with pytest.raises(openai.APIError) as caught:
+        drain(chat_stream(oai), chunks)
+    assert not isinstance(caught.value, openai.APIStatusError)
+    assert caught.value.type == "server_error"
+    assert len(chunks) == 3 and chat_text(chunks) == TEXT[:10]
+
+
+def test_chat_inband_error_is_a_bare_error_object_without_done(server):
+    reply_with(server, Fault("error", after_chars=30, error=ErrorReply(503, "overloaded")))
+    status, _, body = post(connect(server), "/v1/chat/completions",
+                           {**BODIES["/v1/chat/completions"], "messages": USER, "stream": True})
+    events = sse_events(body)
+    assert status == 200 and all(name is None for name, _ in events)
+    assert json.loads(events[-1][1]) == {"error": {"message": "overloaded", "type": "server_error",
+                                                   "param": None, "code": None}}
+    assert "[DONE]" not in body.decode()
+    assert "".join(json.loads(d)["choices"][0]["delta"].get("content") or "" for _, d in events[:-1]) == TEXT[:30]
+
+
+def test_an_inband_fault_on_a_json_request_is_its_http_error(server, oai, claude):
+    reply_with(server, Fault("error", error=ErrorReply(500, "late")))
+    with pytest.raises(openai.InternalServerError, match="late"):
+        oai.chat.completions.create(model="gpt-4o-mini", messages=USER)
+    with pytest.raises(anthropic.InternalServerError, match="late"):
+        claude.messages.create(model="m", max_tokens=10, messages=USER)
