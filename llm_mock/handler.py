@@ -1,7 +1,7 @@
 """The HTTP handler: read a request, dispatch on path to its format adapter, answer, record.
 
 socket → handler → adapter.parse → engine.resolve → adapter.render → sse writer → socket; the
-history records the request on the way out. Nothing a client sends produces a 500 or a traceback:
+history records the request before its answer's first byte. Nothing a client sends produces a 500 or a traceback:
 bad input is a 400 in the format's own error shape.
 """
 from __future__ import annotations
@@ -88,6 +88,10 @@ class Handler(BaseHTTPRequestHandler):
         adapter = ADAPTERS.get(route) or self._guess_format()
         request_id = adapter.new_request_id()
         body, request, rule, outcome = b"", None, None, "ok"
+        self._entry = entry = RecordedRequest(
+            adapter.name if route in ADAPTERS else None, method, self.path, tuple(self._header_pairs()), body,
+            None, 0, time.time(), 0, outcome, None, _reparse)
+        self._published = False
         try:
             if route not in ADAPTERS:
                 self._drain()
@@ -95,31 +99,32 @@ class Handler(BaseHTTPRequestHandler):
             if method != "POST":
                 self._drain()
                 raise Rejected(405, f"Method {method} not allowed on {route}; use POST.")
-            body = self._read_body(app.options.max_body_size)
+            body = entry.body = self._read_body(app.options.max_body_size)
             request = adapter.parse(_json_object(body, self.headers.get("content-type")), self._header_dict(),
                                     self.path)
             request.body = body
             resolution = app.engine.resolve(request)
-            rule = resolution.rule
+            rule = entry.rule = resolution.rule
             status, outcome = self._answer(app, adapter, request, resolution, request_id)
         except Rejected as rejected:
             status, outcome = rejected.error.status, "rejected"
             if rejected.close:
                 self.close_connection = True
-            self._send_error(adapter, rejected.error, request_id)
+            self._send_error(adapter, rejected.error, request_id, outcome)
         except RequestError as bad:
             status, outcome = bad.status, "rejected"
-            self._send_error(adapter, ErrorReply(bad.status, bad.message, param=bad.param), request_id)
+            self._send_error(adapter, ErrorReply(bad.status, bad.message, param=bad.param), request_id, outcome)
         except RuleError as failure:
             status, outcome, rule = 500, "rule error", failure.description
+            entry.rule = rule
             app.log.error(f"{failure}\n{''.join(traceback.format_exception(failure.cause))}")
-            self._send_error(adapter, ErrorReply(500, f"llm_mock: {failure}", type="server_error"), request_id)
+            self._send_error(adapter, ErrorReply(500, f"llm_mock: {failure}", type="server_error"), request_id,
+                             outcome)
         except CLIENT_GONE:
             status, outcome = 200, "disconnected"
             self.close_connection = True
-        app.history.record(RecordedRequest(
-            adapter.name if route in ADAPTERS else None, method, self.path, tuple(self._header_pairs()), body,
-            rule, status, time.time(), (time.monotonic() - started) * 1000, outcome, None, _reparse))
+        self._publish(status, outcome)
+        entry.duration_ms = (time.monotonic() - started) * 1000
         if app.log.enabled("info"):
             self._log(app, method, request, rule, status, outcome, started)
 
@@ -132,7 +137,7 @@ class Handler(BaseHTTPRequestHandler):
         if chaos is not None and error is None and fault is None:
             error, fault = chaos.decide(app.chaos_counter.next())
         if error is not None:
-            self._send_error(adapter, error, request_id)
+            self._send_error(adapter, error, request_id, "error reply")
             return error.status, "error reply"
         completion = build_completion(request, reply, options.chunk_size or 0, fault)
         if request.stream:
@@ -150,7 +155,7 @@ class Handler(BaseHTTPRequestHandler):
         if fault is not None and fault.kind not in ("incomplete",):
             if fault.kind in ("error", "failed"):
                 error = fault.error or ErrorReply(500)
-                self._send_error(adapter, error, request_id)
+                self._send_error(adapter, error, request_id, f"fault {fault.kind}")
                 return error.status, f"fault {fault.kind}"
             if fault.kind == "empty":
                 body = b""
@@ -159,8 +164,10 @@ class Handler(BaseHTTPRequestHandler):
             else:  # disconnect, truncate, stall, reset: part of the body (or nothing), then the end
                 sent = response_head(200, headers, len(body)) + body[: len(body) // 2] \
                     if fault.kind == "truncate" else b""
+                self._publish(200, f"fault {fault.kind}")
                 self._end_connection("close" if fault.kind == "truncate" else _END[fault.kind], sent, fault)
                 return 200, f"fault {fault.kind}"
+        self._publish(200, "ok" if fault is None else f"fault {fault.kind}")
         self.wfile.write(response_head(200, headers, len(body)) + body)
         return 200, "ok" if fault is None else f"fault {fault.kind}"
 
@@ -168,6 +175,7 @@ class Handler(BaseHTTPRequestHandler):
         events = adapter.render_events(request, completion)
         head = response_head(200, SSE_HEADERS + [(adapter.request_id_header, request_id)])
         end = "body"
+        self._publish(200, "ok" if fault is None else f"fault {fault.kind}")
         if fault is None:
             frames = events.frames
             if adapter.terminator:
@@ -210,7 +218,16 @@ class Handler(BaseHTTPRequestHandler):
             pass
 
     # -- helpers ------------------------------------------------------------------------------
-    def _send_error(self, adapter, error: ErrorReply, request_id: str) -> None:
+    def _publish(self, status: int, outcome: str) -> None:
+        """Put this request in the history before the first byte of its answer goes out, so a client
+        holding a response always finds it there; later calls only update status and outcome."""
+        self._entry.status, self._entry.outcome = status, outcome
+        if not self._published:
+            self._published = True
+            self.server.app.history.record(self._entry)
+
+    def _send_error(self, adapter, error: ErrorReply, request_id: str, outcome: str = "rejected") -> None:
+        self._publish(error.status, outcome)
         body = dumps(adapter.render_error(error, request_id)).encode("utf-8")
         headers = [JSON_TYPE, (adapter.request_id_header, request_id), *error.response_headers()]
         if error.status == 405:

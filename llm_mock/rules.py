@@ -53,7 +53,8 @@ def compile_match(match: Match) -> tuple:
         unknown = {k for k in match if _CAMEL.get(k, k) not in _MATCH_FIELDS}
         if unknown:
             raise ValueError(f"unknown match field(s): {', '.join(sorted(unknown))}")
-        match = MatchObject(**{_CAMEL.get(k, k): v for k, v in match.items()})
+        given = {_CAMEL.get(k, k): v for k, v in match.items()}
+        return _object_test(MatchObject(**given)), _describe_fields(given.items())  # described in written order
     if isinstance(match, str):
         return _text_test(match, "last_message"), f'"{match}"'
     if isinstance(match, re.Pattern):
@@ -99,12 +100,15 @@ def describe_pattern(pattern: "re.Pattern[str]") -> str:
 
 
 def _describe_object(m: MatchObject) -> str:
-    parts = []
-    for f in fields(m):
-        value = getattr(m, f.name)
-        if value is None or f.name == "predicate":
-            continue
-        parts.append(f"{f.name}={describe_pattern(value) if isinstance(value, re.Pattern) else value}")
-    if m.predicate is not None:
-        parts.append("predicate")
-    return "{" + ", ".join(parts) + "}"
+    return _describe_fields((f.name, getattr(m, f.name)) for f in fields(m))
+
+
+def _describe_fields(items) -> str:
+    """`{model=gpt-4, message=hi}`: set fields in the given order, a predicate last and unnamed."""
+    parts, predicate = [], False
+    for name, value in items:
+        if name == "predicate":
+            predicate = value is not None
+        elif value is not None:
+            parts.append(f"{name}={describe_pattern(value) if isinstance(value, re.Pattern) else value}")
+    return "{" + ", ".join(parts + (["predicate"] if predicate else [])) + "}"
