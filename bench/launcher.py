@@ -1,0 +1,72 @@
+"""llm_mock as the bench runs it: a separate process with the workload rules, pinned to a core.
+
+    python bench/launcher.py [--cpu N] [--profile OUT.pstats]
+
+Prints the URL, serves until stdin closes. `--profile` runs every connection's thread under
+cProfile and writes the merged statistics on exit.
+"""
+from __future__ import annotations
+
+import argparse
+import cProfile
+import pstats
+import threading
+
+from procs import pin, raise_fd_limit, serve_until_stdin_closes
+from workloads import WORKLOADS
+
+from llm_mock import MockServer
+from llm_mock import server as server_module
+
+
+def profile_connections(out: str):
+    """Wrap each connection thread in its own profiler; returns the function that writes them all."""
+    profiles, lock = [], threading.Lock()
+    serve_one = server_module._HTTPServer.process_request_thread
+
+    def profiled(self, request, client_address):
+        profile = cProfile.Profile()
+        profile.enable()
+        try:
+            serve_one(self, request, client_address)
+        finally:
+            profile.disable()
+            with lock:
+                profiles.append(profile)
+
+    server_module._HTTPServer.process_request_thread = profiled
+
+    def write() -> None:
+        with lock:
+            if profiles:
+                stats = pstats.Stats(profiles[0])
+                for profile in profiles[1:]:
+                    stats.add(profile)
+                stats.dump_stats(out)
+
+    return write
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--cpu", type=int)
+    parser.add_argument("--profile")
+    args = parser.parse_args()
+    pin(args.cpu)
+    raise_fd_limit()
+    write_profile = profile_connections(args.profile) if args.profile else None
+    server = MockServer()
+    for spec in WORKLOADS.values():
+        server.when(spec.marker).reply(spec.text, chunk_size=spec.chunk_size, latency=spec.latency)
+    server.start()
+
+    def stop() -> None:
+        server.stop()
+        if write_profile:
+            write_profile()
+
+    serve_until_stdin_closes(server.url, stop)
+
+
+if __name__ == "__main__":
+    main()
