@@ -210,10 +210,13 @@ class Handler(BaseHTTPRequestHandler):
                 readable, _, _ = select.select([sock], [], [], min(0.25, max(deadline - time.monotonic(), 0)))
                 if readable and not sock.recv(65536, socket.MSG_PEEK):
                     break
-        if how == "reset":
+        if how == "reset":  # close now: socketserver's shutdown(SHUT_WR) would send a FIN before the RST
             sock.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
+            self.rfile.close()
+            sock.close()
+            return
         try:
-            sock.shutdown(socket.SHUT_RDWR) if how != "reset" else None
+            sock.shutdown(socket.SHUT_RDWR)
         except OSError:
             pass
 
