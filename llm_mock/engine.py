@@ -6,7 +6,8 @@ requests see every step exactly once. Callable replies run outside the lock.
 SDK retries (`x-stainless-retry-count` > 0) consume nothing: a retry of a request that was
 answered gets that same answer again, even if the first attempt used the rule up. A retry of a
 request answered with an HTTP error is a fresh attempt, so injected errors behave like the
-transient failures they stand for (`next_error` then success; `times(3)` errors exhaust retries).
+transient failures they stand for (`next_error` then success; `times(3)` errors exhaust retries);
+so is a retry of a request answered with a fault (a dropped or stalled connection).
 """
 from __future__ import annotations
 
@@ -133,6 +134,7 @@ class RuleEngine:
             if retry and key in self._replays:
                 resolution = self._replays[key]
                 return Resolution(resolution.reply, resolution.options, resolution.rule, resolution.chaos, True)
+            self._replays.pop(key, None)  # a fresh attempt: its retries must not replay an older answer
             rule = self._choose(request)
             if rule is not None:
                 resolver, options = self._consume(rule)
@@ -141,7 +143,7 @@ class RuleEngine:
             return Resolution(reply, ReplyOptions(), None)
         reply = self._call(resolver, request, rule.description)
         resolution = Resolution(reply, options, rule.description, rule.chaos)
-        if key is not None and reply.error is None:
+        if key is not None and reply.error is None and reply.fault is None:  # failures are retried afresh
             with self._lock:
                 self._replays[key] = resolution
                 self._replays.move_to_end(key)
