@@ -117,7 +117,10 @@ class Messages(FormatAdapter):
 
     # -- errors ------------------------------------------------------------------------------
     def render_error(self, error: ErrorReply, request_id: str) -> dict:
-        kind = error.type or ERROR_TYPES.get(error.status, "api_error" if error.status >= 500 else "invalid_request_error")
+        kind = error.type
+        if kind is None or (kind == "invalid_request_error" and error.status in ERROR_TYPES):
+            # the generic refusal type is Anthropic's 400 only: an unknown route is `not_found_error`
+            kind = ERROR_TYPES.get(error.status, "api_error" if error.status >= 500 else "invalid_request_error")
         message = error.message or ERROR_MESSAGES.get(error.status, kind.replace("_", " ").capitalize())
         return {"type": "error", "error": {"type": kind, "message": message}, "request_id": request_id}
 
