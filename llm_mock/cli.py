@@ -1,0 +1,227 @@
+"""The command line: `llm-mock [start] [options]`, `llm-mock init`, `llm-mock validate PATH`.
+
+Errors are one line on stderr and a non-zero exit (1 for a failure, 2 for a bad command line),
+never a traceback.
+"""
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+from dataclasses import replace
+from importlib import resources
+from typing import Optional
+
+from . import __version__
+from .loader import RuleFileError, check_path
+from .log import LEVELS
+from .server import MockServer, MockServerOptions
+
+PROG = "llm-mock"
+COMMANDS = ("start", "init", "validate")
+DEMO_FILES = ("config.json", "rules.json5")
+
+
+class CliError(Exception):
+    """A problem to report in one line, with the exit code to leave with."""
+
+    def __init__(self, message: str, code: int = 1):
+        super().__init__(message)
+        self.code = code
+
+
+class _Parser(argparse.ArgumentParser):
+    def error(self, message: str):  # one line instead of argparse's usage block
+        raise CliError(f"{message} (see {self.prog} --help)", 2)
+
+
+def main(argv: Optional[list] = None) -> int:
+    """Run the command line; returns the exit code."""
+    argv = list(sys.argv[1:] if argv is None else argv)
+    if not argv or argv[0] not in COMMANDS + ("-h", "--help", "--version"):
+        argv.insert(0, "start")  # `start` is the default command
+    try:
+        args = _parser().parse_args(argv)
+        return {"start": start, "init": init, "validate": validate}[args.command](args)
+    except CliError as error:
+        print(f"{PROG}: error: {error}", file=sys.stderr)
+        return error.code
+    except KeyboardInterrupt:
+        return 130
+
+
+def _parser() -> argparse.ArgumentParser:
+    parser = _Parser(prog=PROG, description="A mock OpenAI and Anthropic API server for tests.")
+    parser.add_argument("--version", action="version", version=f"llm_mock {__version__}")
+    commands = parser.add_subparsers(dest="command", metavar="{start,init,validate}")
+    run = commands.add_parser("start", help="serve (the default command)",
+                              description="Serve the mock API. Command line > config.json > defaults.")
+    run.add_argument("--config", help="JSON config file (default ./config.json; it may be missing)")
+    run.add_argument("-p", "--port", type=_port, help="port to listen on, 0 for a free one (default 0)")
+    run.add_argument("-H", "--host", type=_host, help="address to bind (default 127.0.0.1)")
+    run.add_argument("-r", "--rules", help="rule file or directory (.json5, .json, .py)")
+    run.add_argument("-l", "--latency", type=_count("latency"), help="milliseconds between SSE events (default 0)")
+    run.add_argument("-c", "--chunk-size", type=_count("chunk size"), help="characters per text chunk (default 0)")
+    run.add_argument("-f", "--fallback", help="reply when no rule matches (a rule file's fallback wins)")
+    run.add_argument("-w", "--watch", action=argparse.BooleanOptionalAction, default=None,
+                     help="reload the rules when their files change")
+    run.add_argument("--log-level", choices=list(LEVELS), help="what to log on stderr (default none)")
+    setup = commands.add_parser("init", help="write a demo config.json and rules.json5",
+                                description="Write config.json and rules.json5 (15 commented demo rules).")
+    setup.add_argument("-d", "--dir", default=".", help="where to write them (default: here)")
+    setup.add_argument("--force", action="store_true", help="overwrite existing files")
+    check = commands.add_parser("validate", help="check rule files without serving",
+                                description="Load rule files as `start` would and report every problem.")
+    check.add_argument("paths", nargs="+", metavar="PATH", help="rule file or directory")
+    return parser
+
+
+def _port(text: str) -> int:
+    if not text.isdigit() or int(text) > 65535:
+        raise argparse.ArgumentTypeError(f"invalid port {text!r}: use 0-65535 (0 picks a free port)")
+    return int(text)
+
+
+def _host(text: str) -> str:
+    if not text.strip() or any(c.isspace() for c in text):
+        raise argparse.ArgumentTypeError(f"invalid host {text!r}")
+    return text
+
+
+def _count(what: str):
+    def parse(text: str) -> int:
+        if not text.isdigit():
+            raise argparse.ArgumentTypeError(f"invalid {what} {text!r}: use a whole number, 0 or more")
+        return int(text)
+    return parse
+
+
+# -- start ----------------------------------------------------------------------------------------
+def start(args) -> int:
+    options = server_options(args)
+    try:
+        server = MockServer(options)
+    except ValueError as exc:
+        raise CliError(str(exc)) from None
+    if options.rules:
+        try:
+            server.load(options.rules)
+        except RuleFileError as failure:
+            for problem in failure.problems:
+                print(f"{PROG}: error: {problem}", file=sys.stderr)
+            return 1
+    try:
+        server.start()
+    except OSError as exc:
+        raise CliError(f"cannot listen on {options.host}:{options.port}: {exc.strerror or exc}") from None
+    watch = options.rules if options.watch and options.rules else None
+    if options.watch and not options.rules:
+        server.log.warning("--watch needs rule files (-r or `rules` in config.json); not watching")
+    try:
+        print(banner(server, watch is not None), flush=True)
+        server.run_until_shutdown(watch)
+    except KeyboardInterrupt:  # Ctrl+C before the shutdown handler was in place: still a clean stop
+        server.stop()
+    return 0
+
+
+def server_options(args) -> MockServerOptions:
+    """config.json (if any) with the command line's options laid over it."""
+    path = args.config or "config.json"
+    if os.path.exists(path):
+        try:
+            options = MockServerOptions.from_json_file(path)
+        except RuntimeError as exc:
+            raise CliError(str(exc)) from None
+    elif args.config:
+        raise CliError(f"config file not found: {path}")
+    else:
+        options = MockServerOptions()
+    given = {"port": args.port, "host": args.host, "rules": args.rules, "default_latency": args.latency,
+             "default_chunk_size": args.chunk_size, "fallback": args.fallback, "watch": args.watch,
+             "log_level": args.log_level}
+    options = replace(options, **{key: value for key, value in given.items() if value is not None})
+    _check(options, path)
+    return options
+
+
+def _check(options: MockServerOptions, source: str) -> None:
+    """Values from config.json get the checks the command line's own options get."""
+    def bad(key, expected):
+        raise CliError(f"{source}: {key} must be {expected}, not {getattr(options, key)!r}")
+    if not _whole(options.port) or options.port > 65535:
+        bad("port", "an integer from 0 to 65535")
+    if not isinstance(options.host, str) or not options.host.strip():
+        bad("host", "an address such as 127.0.0.1")
+    if options.log_level not in LEVELS:
+        bad("log_level", f"one of {', '.join(LEVELS)}")
+    if isinstance(options.default_latency, bool) or not isinstance(options.default_latency, (int, float)) \
+            or options.default_latency < 0:
+        bad("default_latency", "a number of milliseconds, 0 or more")
+    if not _whole(options.default_chunk_size):
+        bad("default_chunk_size", "a whole number of characters, 0 or more")
+    if options.rules is not None and not isinstance(options.rules, str):
+        bad("rules", "a path")
+    if not isinstance(options.watch, bool):
+        bad("watch", "true or false")
+
+
+def _whole(value) -> bool:
+    return isinstance(value, int) and not isinstance(value, bool) and value >= 0
+
+
+def banner(server: MockServer, watching: bool) -> str:
+    """What `start` prints once listening: the URL (with the real port), the rules, the endpoints."""
+    o = server.options
+    rules = f"{server.rule_count} loaded from {o.rules}" if o.rules else "none (every request gets the fallback)"
+    lines = [f"llm_mock {__version__} listening on {server.url}",
+             f"  Rules      {rules}{', watching for changes' if watching else ''}",
+             f"  Endpoints  POST {', '.join(server.routes)}"]
+    if o.default_latency or o.default_chunk_size:
+        lines.append(f"  Streaming  {o.default_latency:g} ms between events, "
+                     f"{o.default_chunk_size or 'whole text'} characters per chunk")
+    lines += [f'  OpenAI     base_url="{server.url}/v1"',
+              f'  Anthropic  base_url="{server.url}"',
+              "  Ctrl+C to stop"]
+    return "\n".join(lines)
+
+
+# -- init -----------------------------------------------------------------------------------------
+def init(args) -> int:
+    existing = [os.path.join(args.dir, name) for name in DEMO_FILES if os.path.exists(os.path.join(args.dir, name))]
+    if existing and not args.force:
+        raise CliError(f"{' and '.join(existing)} already exist{'s' if len(existing) == 1 else ''}; "
+                       "use --force to overwrite")
+    os.makedirs(args.dir, exist_ok=True)
+    demo = resources.files("llm_mock") / "demo"
+    for name in DEMO_FILES:
+        target = os.path.join(args.dir, name)
+        with open(target, "wb") as handle:
+            handle.write((demo / name).read_bytes())
+        print(f"wrote {target}")
+    config = os.path.join(args.dir, "config.json")
+    print(f"\nNext: {PROG} start --config {config}\n"
+          f"then send a message containing hi, echo ..., joke, weather, step or once.")
+    return 0
+
+
+# -- validate -------------------------------------------------------------------------------------
+def validate(args) -> int:
+    """Load each path as `start` would; print every problem as file: rule N: field: reason."""
+    files = rules = failures = 0
+    for path in args.paths:
+        loaded, problems = check_path(path)
+        for file, count in loaded.files:
+            print(f"ok     {file}: {count} rule(s)")
+        for problem in problems:
+            print(f"error  {problem}")
+        if not loaded.files and not problems:
+            print(f"note   {path}: no rule files (.json5, .json, .py) found")
+        files += len(loaded.files)
+        rules += sum(count for _, count in loaded.files)
+        failures += len(problems)
+    if failures:
+        print(f"{failures} problem(s) found")
+        return 1
+    print(f"all good: {rules} rule(s) in {files} file(s)")
+    return 0

@@ -1,0 +1,80 @@
+"""Watch mode: reload the rule files when they change, swapping the whole set in at once.
+
+A thread polls the files' modification times and the directory listings about twice a second
+(polling works the same everywhere, including bind mounts and network drives). On a change the
+new set is loaded completely before it replaces the old one, so a request never sees half of
+it; a file that fails to load leaves the previous rules serving and logs why. The request
+history is kept; the files' fallback is applied again (or the configured one when they set none).
+"""
+from __future__ import annotations
+
+import os
+import threading
+from typing import Optional
+
+from .loader import RuleFileError, load_path, rule_files
+
+POLL_SECONDS = 0.5
+
+
+def snapshot(path: str) -> tuple:
+    """What the watcher compares: each rule file's path, inode, size and mtime (empty if unreadable)."""
+    try:
+        files = rule_files(path)
+    except ValueError:
+        return ()
+    state = []
+    for file in files:
+        try:
+            stat = os.stat(file)
+        except OSError:
+            continue
+        state.append((file, stat.st_ino, stat.st_size, stat.st_mtime_ns))
+    return tuple(state)
+
+
+class Watcher:
+    """Reloads `server`'s rules from `path` whenever the files under it change."""
+
+    def __init__(self, server, path: str, interval: float = POLL_SECONDS):
+        self.server, self.path, self.interval = server, path, interval
+        self.reloads = 0  # successful reloads, for whoever wants to wait on one
+        self._stop = threading.Event()
+        self._thread: Optional[threading.Thread] = None
+        self._state = snapshot(path)
+
+    def start(self) -> "Watcher":
+        self._thread = threading.Thread(target=self._run, name=f"llm_mock-watch:{self.path}", daemon=True)
+        self._thread.start()
+        self.server.log.info(f"Watching {self.path} for changes")
+        return self
+
+    def stop(self) -> None:
+        self._stop.set()
+        if self._thread is not None and self._thread is not threading.current_thread():
+            self._thread.join(timeout=2)
+
+    def _run(self) -> None:
+        while not self._stop.wait(self.interval):
+            state = snapshot(self.path)
+            if state != self._state:
+                self._state = state
+                self.reload()
+
+    def reload(self) -> bool:
+        """Load the files now and swap them in; on failure keep the current rules. True if swapped."""
+        log = self.server.log
+        try:
+            loaded = load_path(self.path)
+        except RuleFileError as failure:
+            for problem in failure.problems:
+                log.error(f"Reload failed, keeping the previous rules: {problem}")
+            return False
+        except Exception as exc:  # e.g. a file vanished between listing and reading
+            log.error(f"Reload failed, keeping the previous rules: {self.path}: {type(exc).__name__}: {exc}")
+            return False
+        fallback = loaded.fallback if loaded.fallback is not None else self.server.options.fallback
+        self.server.engine.replace(loaded.rules, fallback)
+        self.reloads += 1
+        log.info(f"Reloaded {len(loaded.rules)} rule(s) from {self.path}")
+        return True
