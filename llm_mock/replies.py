@@ -247,13 +247,13 @@ def build_completion(request, reply: ReplyObject, chunk_size: int, fault: Option
     usage = reply.usage or {}
     limit = request.max_tokens
     if limit is not None and "output" not in usage:
-        budget = limit
+        budget, uncut = limit, (reasoning, text)  # after an `incomplete` fault, which keeps its own finish
         reasoning, used = _take(reasoning, budget)
         budget -= used
         text, used2 = _take(text, budget)
         budget -= used2
         needed = sum(estimate_tokens(t.name + t.arguments) for t in tools)
-        if reasoning != reply.reasoning or text != reply.text or needed > budget:
+        if (reasoning, text) != uncut or needed > budget:
             tools, finish = [], "length"
     reasoning_tokens = _usage(usage, "reasoning", estimate_tokens(reasoning))
     output = estimate_tokens(text) + reasoning_tokens + sum(estimate_tokens(t.name + t.arguments) for t in tools)

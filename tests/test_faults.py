@@ -1,67 +1,20 @@
 """Failures on demand, as the official SDKs (strict validation) experience them.
 
 HTTP errors with retry headers before a stream starts; in-band failures after a 200 stream started,
-in each format's own shape; transport faults; and the truncation the real APIs do.
+in each format's own shape; and the truncation the real APIs do. Transport faults: test_transport_faults.py.
 """
 from __future__ import annotations
 
 import json
-import time
 
 import anthropic
 import openai
 import pytest
 
-try:  # the HTTP library of the current SDK generations, and of the older ones
-    import httpx2 as httpx
-except ImportError:
-    import httpx
-
-from llm_mock import ErrorReply, Fault, ReplyObject
-from raw_http import BODIES, connect, exchange, post, request_bytes, sse_events, wait_for
-
-TEXT = "abcdefghij" * 5  # 50 characters: 10 chunks of 5
-USER = [{"role": "user", "content": "go"}]
-
-
-def make_openai(server, **kw):
-    return openai.OpenAI(base_url=server.url + "/v1", api_key="sk-test", _strict_response_validation=True,
-                         **{"max_retries": 0, **kw})
-
-
-def make_anthropic(server, **kw):
-    return anthropic.Anthropic(base_url=server.url, api_key="sk-ant-test", _strict_response_validation=True,
-                               **{"max_retries": 0, **kw})
-
-
-def chat_stream(oai, **kw):
-    return oai.chat.completions.create(model="gpt-4o-mini", messages=USER, stream=True, **kw)
-
-
-def claude_stream(claude, **kw):
-    return claude.messages.create(model="claude-mock", max_tokens=1024, messages=USER, stream=True, **kw)
-
-
-def reply_with(server, fault: Fault, text: str = TEXT, chunk_size: int = 5, **options):
-    server.when("go").reply(ReplyObject(text=text, fault=fault), chunk_size=chunk_size, **options)
-
-
-def drain(iterator, into: list):
-    """Collect events into `into` (kept for inspection when the iteration raises)."""
-    for event in iterator:
-        into.append(event)
-
-
-def chat_text(chunks) -> str:
-    return "".join(c.choices[0].delta.content or "" for c in chunks if c.choices)
-
-
-def anthropic_text(events) -> str:
-    return "".join(e.delta.text for e in events if e.type == "content_block_delta")
-
-
-def responses_text(events) -> str:
-    return "".join(e.delta for e in events if e.type == "response.output_text.delta")
+from fault_helpers import (TEXT, USER, anthropic_text, chat_stream, chat_text, claude_stream, drain, make_anthropic,
+                           make_openai, reply_with, responses_text)
+from llm_mock import ErrorReply, Fault, ReplyObject, ToolCall
+from raw_http import BODIES, connect, post, sse_events
 
 
 # -- HTTP errors and retries ------------------------------------------------------------------
@@ -279,150 +232,65 @@ def test_an_inband_fault_on_a_json_request_is_its_http_error(server, oai, claude
         claude.messages.create(model="m", max_tokens=10, messages=USER)
 
 
-# -- transport faults --------------------------------------------------------------------------
+# -- truncation: max_tokens and the incomplete fault -----------------------------------------
 
-STREAMS = {  # each SDK's raw stream of `go`, and the text its events carry
-    "chat": (lambda server, **kw: chat_stream(make_openai(server), **kw), chat_text),
-    "responses": (lambda server, **kw: make_openai(server).responses.create(
-        model="gpt-4.1-mini", input="go", stream=True, **kw), responses_text),
-    "anthropic": (lambda server, **kw: claude_stream(make_anthropic(server), **kw), anthropic_text),
-}
-# The first 5 events: chat's role chunk and 4 text chunks; Responses' 4 lifecycle events and 1 delta;
-# Anthropic's message and block starts, a ping (which the SDK does not yield) and 2 deltas.
-YIELDED_OF_5 = {"chat": 5, "responses": 5, "anthropic": 4}
-TEXT_OF_5 = {"chat": TEXT[:20], "responses": TEXT[:5], "anthropic": TEXT[:10]}
-# The anthropic SDK lets its HTTP library's errors out of a stream iteration unwrapped.
-READ_ERRORS = (openai.APIConnectionError, anthropic.APIConnectionError, httpx.TransportError)
-TIMEOUTS = (openai.APITimeoutError, anthropic.APITimeoutError, httpx.TimeoutException)
+@pytest.mark.parametrize("limit_field", ["max_tokens", "max_completion_tokens"])
+def test_chat_limit_cuts_the_reply_with_length(server, oai, limit_field):
+    server.when("go").reply(TEXT, chunk_size=5)
+    whole = oai.chat.completions.create(model="gpt-4o-mini", messages=USER, **{limit_field: 3})
+    assert whole.choices[0].finish_reason == "length"
+    assert whole.choices[0].message.content == TEXT[:12] and whole.usage.completion_tokens == 3
+    chunks = list(chat_stream(oai, **{limit_field: 3}))
+    assert chat_text(chunks) == TEXT[:12] and chunks[-1].choices[0].finish_reason == "length"
+    with oai.chat.completions.stream(model="gpt-4o-mini", messages=USER, **{limit_field: 3}) as stream:
+        with pytest.raises(openai.LengthFinishReasonError):
+            stream.get_final_completion()
 
 
-def read_until_failure(server, sdk: str, expect, **kw) -> list:
-    open_stream, _ = STREAMS[sdk]
-    events = []
-    with pytest.raises(expect) as caught:
-        drain(open_stream(server, **kw), events)
-    return events, caught.value
+def test_chat_limit_drops_tool_calls_that_do_not_fit(server, oai):
+    server.when("go").reply(ReplyObject(text="ok", tools=[ToolCall("lookup", {"query": "x" * 40})]))
+    whole = oai.chat.completions.create(model="gpt-4o-mini", messages=USER, max_tokens=2)
+    assert whole.choices[0].finish_reason == "length" and whole.choices[0].message.tool_calls is None
 
 
-def test_raw_disconnect_leaves_the_chunked_body_unfinished(server):
-    reply_with(server, Fault("disconnect", after_events=3))
-    data = json.dumps({**BODIES["/v1/chat/completions"], "messages": USER, "stream": True}).encode()
-    out, _ = exchange(server, request_bytes("/v1/chat/completions", data))
-    head, _, body = out.partition(b"\r\n\r\n")
-    assert b" 200 " in head.split(b"\r\n")[0] and b"transfer-encoding: chunked" in head
-    assert body.count(b"data: ") == 3 and b"[DONE]" not in body and not body.endswith(b"0\r\n\r\n")
+def test_anthropic_limit_stops_with_max_tokens(server, claude):
+    server.when("go").reply(TEXT, chunk_size=5)
+    message = claude.messages.create(model="claude-mock", max_tokens=3, messages=USER)
+    assert message.stop_reason == "max_tokens" and message.content[0].text == TEXT[:12]
+    assert message.usage.output_tokens == 3
+    with claude.messages.stream(model="claude-mock", max_tokens=3, messages=USER) as stream:
+        final = stream.get_final_message()
+    assert final.stop_reason == "max_tokens" and final.content[0].text == TEXT[:12]
 
 
-@pytest.mark.parametrize("sdk", list(STREAMS))
-def test_disconnect_after_n_events_fails_mid_iteration(server, sdk):
-    reply_with(server, Fault("disconnect", after_events=5))
-    events, error = read_until_failure(server, sdk, READ_ERRORS)
-    assert len(events) == YIELDED_OF_5[sdk] and STREAMS[sdk][1](events) == TEXT_OF_5[sdk]
-    assert "peer closed connection" in str(error.__cause__ or error)
-    assert [e.outcome for e in server.history] == ["fault disconnect"]
-
-
-@pytest.mark.parametrize("sdk", list(STREAMS))
-def test_reset_fails_with_a_connection_reset(server, sdk):
-    reply_with(server, Fault("reset", after_events=5))
-    events, error = read_until_failure(server, sdk, READ_ERRORS)
-    assert TEXT_OF_5[sdk].startswith(STREAMS[sdk][1](events))  # the reset may discard data still in flight
-    assert "reset" in str(error.__cause__ or error).lower() or isinstance(error.__cause__, ConnectionResetError)
-
-
-def test_raw_reset_is_a_tcp_reset(server):
-    reply_with(server, Fault("reset", after_events=2))
-    data = json.dumps({**BODIES["/v1/messages"], "messages": USER, "stream": True}).encode()
-    out, _ = exchange(server, request_bytes("/v1/messages", data))
-    assert out.endswith(b"<<reset>>")
-
-
-def test_no_response_at_all_is_retried_as_a_connection_error(server):
-    reply_with(server, Fault("disconnect", after_events=0))
-    with pytest.raises(openai.APIConnectionError):
-        chat_stream(make_openai(server, max_retries=2))
-    assert server.history.count() == 3
-    with pytest.raises(anthropic.APIConnectionError):
-        make_anthropic(server, max_retries=1).messages.create(model="m", max_tokens=10, messages=USER)
-    assert server.history.count() == 5
-    assert {e.outcome for e in server.history} == {"fault disconnect"}
-
-
-def test_truncated_chat_stream_has_no_finish_reason_but_done(server, oai):
-    reply_with(server, Fault("truncate", after_events=5))
-    chunks = list(chat_stream(oai))
-    assert len(chunks) == 5 and chat_text(chunks) == TEXT[:20]
-    assert all(c.choices[0].finish_reason is None for c in chunks)
-    status, _, body = post(connect(server), "/v1/chat/completions",
-                           {**BODIES["/v1/chat/completions"], "messages": USER, "stream": True})
-    events = sse_events(body)
-    assert status == 200 and events[-1] == (None, "[DONE]") and len(events) == 6
-    assert '"finish_reason":"' not in body.decode()
-
-
-def test_truncated_anthropic_stream_stops_without_message_delta(server, claude):
-    reply_with(server, Fault("truncate", after_events=5))
-    events = list(claude_stream(claude))
-    assert [e.type for e in events] == ["message_start", "content_block_start", "content_block_delta",
-                                        "content_block_delta", "message_stop"]
-    with claude.messages.stream(model="m", max_tokens=100, messages=USER) as stream:
-        message = stream.get_final_message()
-    assert message.stop_reason is None and message.content[0].text == TEXT[:10]
-
-
-def test_truncated_responses_stream_has_no_terminal_event(server, oai):
-    reply_with(server, Fault("truncate", after_events=6))
-    events = list(oai.responses.create(model="gpt-4.1-mini", input="go", stream=True))
-    assert len(events) == 6 and events[-1].type == "response.output_text.delta"
-    assert responses_text(events) == TEXT[:10]
-    with oai.responses.stream(model="gpt-4.1-mini", input="go") as stream:
-        assert len(list(stream)) == 6
+def test_responses_limit_is_incomplete_with_max_output_tokens(server, oai):
+    server.when("go").reply(TEXT, chunk_size=5)
+    whole = oai.responses.create(model="gpt-4.1-mini", input="go", max_output_tokens=3)
+    assert whole.status == "incomplete" and whole.incomplete_details.reason == "max_output_tokens"
+    assert whole.output_text == TEXT[:12] and whole.usage.output_tokens == 3
+    events = list(oai.responses.create(model="gpt-4.1-mini", input="go", max_output_tokens=3, stream=True))
+    assert responses_text(events) == TEXT[:12]
+    assert events[-1].type == "response.incomplete"
+    assert events[-1].response.incomplete_details.reason == "max_output_tokens"
+    with oai.responses.stream(model="gpt-4.1-mini", input="go", max_output_tokens=3) as stream:
         with pytest.raises(RuntimeError, match="response.completed"):
             stream.get_final_response()
 
 
-@pytest.mark.parametrize("sdk", list(STREAMS))
-def test_stall_holds_until_the_client_times_out(server, sdk):
-    reply_with(server, Fault("stall", after_events=5))  # the default stall is 30 s
-    started = time.monotonic()
-    events, _ = read_until_failure(server, sdk, TIMEOUTS, timeout=0.5)
-    assert 0.45 < time.monotonic() - started < 3
-    assert STREAMS[sdk][1](events) == TEXT_OF_5[sdk]
-    assert wait_for(lambda: server.history.count() == 1 and server.history.last().duration_ms > 0)
-    assert server.history.last().duration_ms < 3000  # the server noticed the client leave
-
-
-def test_stall_ends_after_stall_ms(server):
-    reply_with(server, Fault("stall", after_events=5, stall_ms=300))
-    started = time.monotonic()
-    events, _ = read_until_failure(server, "chat", openai.APIConnectionError)
-    assert 0.28 < time.monotonic() - started < 2.5
-    assert chat_text(events) == TEXT[:20]
-
-
-@pytest.mark.parametrize("sdk", list(STREAMS))
-def test_malformed_line_fails_json_decoding(server, sdk):
-    reply_with(server, Fault("malformed", after_events=5))
-    events, _ = read_until_failure(server, sdk, json.JSONDecodeError)
-    assert len(events) == YIELDED_OF_5[sdk] and STREAMS[sdk][1](events) == TEXT_OF_5[sdk]
-
-
-@pytest.mark.parametrize("path", list(BODIES))
-def test_empty_stream_is_a_200_with_no_events(server, path):
-    reply_with(server, Fault("empty"))
-    status, headers, body = post(connect(server), path, {**BODIES[path], "messages": USER, "input": "go",
-                                                         "stream": True})
-    assert status == 200 and headers["content-type"].startswith("text/event-stream") and body == b""
-
-
-def test_empty_stream_through_the_sdks(server, oai, claude):
-    reply_with(server, Fault("empty"))
-    assert list(chat_stream(oai)) == []
-    with oai.responses.stream(model="gpt-4.1-mini", input="go") as stream:
-        assert list(stream) == []
-        with pytest.raises(RuntimeError):
-            stream.get_final_response()
-    with claude.messages.stream(model="m", max_tokens=100, messages=USER) as stream:
-        assert list(stream) == []
-        with pytest.raises(AssertionError):
-            stream.get_final_message()
+@pytest.mark.parametrize("reason, chat_error, stop_reason", [
+    ("max_output_tokens", openai.LengthFinishReasonError, "max_tokens"),
+    ("content_filter", openai.ContentFilterFinishReasonError, "refusal"),
+])
+def test_incomplete_fault_in_chat_and_anthropic(server, oai, claude, reason, chat_error, stop_reason):
+    reply_with(server, Fault("incomplete", after_chars=15, reason=reason))
+    chunks = list(chat_stream(oai))
+    finish = "length" if reason == "max_output_tokens" else "content_filter"
+    assert chat_text(chunks) == TEXT[:15] and chunks[-1].choices[0].finish_reason == finish
+    with oai.chat.completions.stream(model="gpt-4o-mini", messages=USER) as stream:
+        with pytest.raises(chat_error):
+            stream.get_final_completion()
+    message = claude.messages.create(model="claude-mock", max_tokens=1024, messages=USER)
+    assert message.stop_reason == stop_reason and message.content[0].text == TEXT[:15]
+    streamed = list(claude_stream(claude))
+    assert anthropic_text(streamed) == TEXT[:15] and streamed[-1].type == "message_stop"
+    assert streamed[-2].delta.stop_reason == stop_reason
