@@ -167,7 +167,7 @@ def when(value: Any, where: str) -> Any:
             string(spec[key], spec.field(key))
     if "format" in spec and spec["format"] not in FORMATS:
         raise Invalid(child(where, "format"), f"must be one of {', '.join(FORMATS)}, not {spec['format']!r}")
-    return MatchObject(**spec)
+    return dict(spec)  # a dict keeps the written order for the rule's description
 
 
 def _tools(value: Any, where: str) -> list:

@@ -213,10 +213,12 @@ class MockServer:
 
     @property
     def url(self) -> str:
-        """`http://host:port` of the running server (a wildcard host is given as loopback)."""
+        """`http://host:port` of the running server (a wildcard host is given as loopback). Before
+        `start()` it is known only for a fixed `port`; with `port=0` it raises until started."""
         host = {"0.0.0.0": "127.0.0.1", "::": "::1", "": "127.0.0.1"}.get(self.options.host, self.options.host)
         host = f"[{host}]" if ":" in host else host
-        return f"http://{host}:{self.port}"
+        port = self.options.port if self._httpd is None and self.options.port else self.port
+        return f"http://{host}:{port}"
 
     def start(self) -> "MockServer":
         """Listen (a free port when `port` is 0) and serve from a daemon thread; returns at once."""
