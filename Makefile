@@ -4,11 +4,15 @@ VPY := $(VENV)/bin/python
 
 .PHONY: run test bench fuzz clean
 
-run:
-	$(PYTHON) -m llm_mock start --config llm_mock/demo/config.json
+run: $(VENV)/.runtime
+	$(VPY) -m llm_mock start --config llm_mock/demo/config.json
 
 $(VPY):
 	$(PYTHON) -m venv $(VENV)
+
+$(VENV)/.runtime: $(VPY) pyproject.toml
+	$(VPY) -m pip install -q -e .
+	touch $@
 
 $(VENV)/.installed: $(VPY) pyproject.toml
 	$(VPY) -m pip install -q --upgrade pip
