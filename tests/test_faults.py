@@ -1,7 +1,8 @@
 """Failures on demand, as the official SDKs (strict validation) experience them.
 
-HTTP errors with retry headers before a stream starts; in-band failures after a 200 stream started,
-in each format's own shape; and the truncation the real APIs do. Transport faults: test_transport_faults.py.
+Vendor rate-limit headers and plain-JSON errors before a stream starts; in-band failures after a 200
+stream started, in each format's own shape; and the truncation the real APIs do. Status mapping and
+retries: test_error_replies.py; transport faults: test_transport_faults.py.
 """
 from __future__ import annotations
 
@@ -17,49 +18,7 @@ from llm_mock import ErrorReply, Fault, ReplyObject, ToolCall
 from raw_http import BODIES, connect, post, sse_events
 
 
-# -- HTTP errors and retries ------------------------------------------------------------------
-
-def test_openai_rate_limit_is_retried_as_told_then_raised(server):
-    server.when("go").reply(ErrorReply.rate_limited(retry_after=0.01))
-    with pytest.raises(openai.RateLimitError) as caught:
-        make_openai(server, max_retries=2).chat.completions.create(model="gpt-4o-mini", messages=USER)
-    assert server.history.count() == 3  # the first attempt and two retries
-    assert [e.headers["x-stainless-retry-count"] for e in server.history] == ["0", "1", "2"]
-    assert caught.value.response.headers["retry-after"] == "0.01"
-    assert caught.value.response.headers["retry-after-ms"] == "10"
-    assert caught.value.code == "rate_limit_exceeded" and caught.value.request_id.startswith("req_")
-    stamps = [entry.timestamp for entry in server.history]
-    assert max(b - a for a, b in zip(stamps, stamps[1:])) < 0.3  # 10 ms waits, not the SDK's backoff (>= 0.375 s)
-
-
-def test_anthropic_rate_limit_is_retried_as_told_then_raised(server):
-    server.when("go").reply(ErrorReply.rate_limited(retry_after=0.01, message="slow down"))
-    with pytest.raises(anthropic.RateLimitError) as caught:
-        make_anthropic(server, max_retries=2).messages.create(model="m", max_tokens=10, messages=USER)
-    assert server.history.count() == 3
-    assert caught.value.body == {"type": "error", "error": {"type": "rate_limit_error", "message": "slow down"},
-                                 "request_id": caught.value.request_id}
-    assert caught.value.response.headers["retry-after-ms"] == "10"
-
-
-@pytest.mark.parametrize("status", [429, 500, 529])
-def test_should_retry_false_is_never_retried(server, status):
-    server.when("go").reply(ErrorReply(status, should_retry=False))
-    with pytest.raises(openai.APIStatusError) as caught:
-        make_openai(server, max_retries=2).chat.completions.create(model="gpt-4o-mini", messages=USER)
-    assert caught.value.status_code == status
-    assert caught.value.response.headers["x-should-retry"] == "false"
-    with pytest.raises(anthropic.APIStatusError):
-        make_anthropic(server, max_retries=2).messages.create(model="m", max_tokens=10, messages=USER)
-    assert server.history.count() == 2  # one attempt per SDK
-
-
-def test_should_retry_true_retries_even_a_400(server):
-    server.when("go").reply(ErrorReply(400, "bad", should_retry=True, retry_after=0.001))
-    with pytest.raises(anthropic.BadRequestError):
-        make_anthropic(server, max_retries=1).messages.create(model="m", max_tokens=10, messages=USER)
-    assert server.history.count() == 2
-
+# -- HTTP errors before a stream -------------------------------------------------------------
 
 def test_vendor_rate_limit_headers_reach_the_client(server):
     openai_headers = {"x-ratelimit-limit-requests": "60", "x-ratelimit-remaining-requests": "0",
@@ -80,17 +39,6 @@ def test_vendor_rate_limit_headers_reach_the_client(server):
         assert {name: received[name] for name in sent} == sent
 
 
-def test_overloaded_is_anthropics_529(server):
-    server.when("go").reply(ErrorReply.overloaded())
-    with pytest.raises(anthropic.OverloadedError) as caught:
-        make_anthropic(server).messages.create(model="m", max_tokens=10, messages=USER)
-    assert caught.value.status_code == 529
-    assert caught.value.body["error"] == {"type": "overloaded_error", "message": "Overloaded"}
-    with pytest.raises(openai.InternalServerError) as oai_caught:
-        make_openai(server).chat.completions.create(model="gpt-4o-mini", messages=USER)
-    assert oai_caught.value.status_code == 529
-
-
 @pytest.mark.parametrize("path", list(BODIES))
 def test_an_error_on_a_stream_request_is_plain_json(server, path):
     server.when(lambda r: True).reply(ErrorReply.rate_limited(retry_after=2))
@@ -101,19 +49,6 @@ def test_an_error_on_a_stream_request_is_plain_json(server, path):
     assert headers["retry-after"] == "2" and headers["retry-after-ms"] == "2000"
     parsed = json.loads(body)
     assert parsed["error"]["type"] == ("rate_limit_error" if path == "/v1/messages" else "requests")
-
-
-def test_sdks_raise_a_stream_requests_error_before_iterating(server, oai, claude):
-    server.when("go").reply(ErrorReply(503, "busy"))
-    with pytest.raises(openai.InternalServerError, match="busy"):
-        chat_stream(oai)
-    with pytest.raises(openai.InternalServerError, match="busy"):
-        with oai.responses.stream(model="m", input="go"):
-            pass
-    with pytest.raises(anthropic.APIStatusError, match="busy") as caught:
-        with claude.messages.stream(model="m", max_tokens=10, messages=USER):
-            pass
-    assert caught.value.status_code == 503
 
 
 # -- in-band failures after a 200 stream started --------------------------------------------
