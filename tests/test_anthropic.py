@@ -114,7 +114,7 @@ def test_json_body(server, claude, name):
     assert raw.http_response.headers["content-type"].startswith("application/json")
     assert_id(message.id, "msg_01")
     assert (body["type"], body["role"], body["model"]) == ("message", "assistant", MODEL)
-    assert body["stop_reason"] == STOP[exp.finish] and body["stop_sequence"] is None
+    assert body["stop_reason"] == STOP[exp.finish] and body["stop_sequence"] is None and body["stop_details"] is None
     assert summarize(body["content"]) == expected_blocks(exp)
     check_usage(body["usage"], exp)
 
@@ -141,8 +141,8 @@ def test_sdk_stream_matches_json(server, claude, name):
     streamed = check_events([e.to_dict() for e in events], exp)
     assert {k: streamed["usage"][k] for k in ("input_tokens", "output_tokens")} == \
         {"input_tokens": whole.usage.input_tokens, "output_tokens": whole.usage.output_tokens}
-    signatures = lambda content: [b["signature"] for b in content if b["type"] == "thinking"]  # noqa: E731
-    assert signatures(streamed["content"]) == signatures(whole.to_dict()["content"])
+    thinking = [b for b in whole.to_dict()["content"] if b["type"] == "thinking"]
+    assert [b for b in streamed["content"] if b["type"] == "thinking"] == thinking  # same signature too
 
 
 # -- the stream helper ----------------------------------------------------------------------------

@@ -14,6 +14,7 @@ from wire_helpers import assert_id, raw_post, raw_request
 OPENAI_CLASSES = {400: openai.BadRequestError, 401: openai.AuthenticationError, 403: openai.PermissionDeniedError,
                   404: openai.NotFoundError, 409: openai.ConflictError, 422: openai.UnprocessableEntityError,
                   429: openai.RateLimitError, 500: openai.InternalServerError, 503: openai.InternalServerError}
+OPENAI_TYPES = {429: "requests", 500: "server_error", 503: "server_error"}  # else invalid_request_error
 ANTHROPIC_CLASSES = {400: anthropic.BadRequestError, 401: anthropic.AuthenticationError,
                      403: anthropic.PermissionDeniedError, 404: anthropic.NotFoundError, 409: anthropic.ConflictError,
                      422: anthropic.UnprocessableEntityError, 429: anthropic.RateLimitError,
@@ -67,7 +68,7 @@ def test_openai_status_maps_to_exception(server, oai, claude, route, stream, sta
     error = caught.value
     assert type(error) is OPENAI_CLASSES[status] and error.status_code == status
     assert set(error.body) == {"message", "type", "param", "code"} and error.body["message"] == f"boom {status}"
-    assert error.type == error.body["type"] and isinstance(error.type, str)
+    assert error.type == error.body["type"] == OPENAI_TYPES.get(status, "invalid_request_error")
     assert error.code == error.body["code"] and error.param is None
     assert f"boom {status}" in error.message
     assert error.request_id == error.response.headers["x-request-id"]
@@ -119,8 +120,11 @@ def test_rate_limited_sends_retry_headers(server, route):
     assert raw.status == 429
     assert (raw.headers["retry-after"], raw.headers["retry-after-ms"]) == ("0.01", "10")
     error = raw.json["error"]
-    assert error["type"] == ("rate_limit_error" if route == "messages" else "requests")
     assert error["message"]
+    if route == "messages":
+        assert error["type"] == "rate_limit_error"
+    else:
+        assert (error["type"], error["code"]) == ("requests", "rate_limit_exceeded")
 
 
 @pytest.mark.parametrize("route", ROUTES)
@@ -194,6 +198,8 @@ def test_every_response_carries_a_request_id(server, route):
                raw_post(server, path, failing), raw_post(server, path, {**failing, "stream": True}),
                raw_post(server, path, {"model": 5}), raw_request(server, "GET", path)]
     assert [r.status for r in replies] == [200, 200, 500, 500, 400, 405]
+    for error in replies[2:]:  # errors are JSON, even for a stream request
+        assert error.headers["content-type"].startswith("application/json") and error.json
     ids = [r.headers.get(header) for r in replies]
     for request_id in ids:
         assert_id(request_id, kind)
