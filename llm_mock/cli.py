@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import argparse
 import os
+import signal
 import sys
 from dataclasses import replace
 from importlib import resources
@@ -110,19 +111,26 @@ def start(args) -> int:
             for problem in failure.problems:
                 print(f"{PROG}: error: {problem}", file=sys.stderr)
             return 1
-    try:
-        server.start()
-    except OSError as exc:
-        raise CliError(f"cannot listen on {options.host}:{options.port}: {exc.strerror or exc}") from None
     watch = options.rules if options.watch and options.rules else None
     if options.watch and not options.rules:
         server.log.warning("--watch needs rule files (-r or `rules` in config.json); not watching")
+    previous = signal.signal(signal.SIGTERM, _interrupt)  # until run_until_shutdown installs its own
     try:
+        try:
+            server.start()
+        except OSError as exc:
+            raise CliError(f"cannot listen on {options.host}:{options.port}: {exc.strerror or exc}") from None
         print(banner(server, watch is not None), flush=True)
         server.run_until_shutdown(watch)
-    except KeyboardInterrupt:  # Ctrl+C before the shutdown handler was in place: still a clean stop
+    except KeyboardInterrupt:  # Ctrl+C or SIGTERM before run_until_shutdown took over: still a clean stop
         server.stop()
+    finally:
+        signal.signal(signal.SIGTERM, previous)
     return 0
+
+
+def _interrupt(signum, frame):
+    raise KeyboardInterrupt
 
 
 def server_options(args) -> MockServerOptions:
