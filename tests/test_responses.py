@@ -232,3 +232,10 @@ def test_async_client_json_and_stream(server):
     assert summarize(whole.to_dict()["output"]) == expected_items(exp)
     check_events([e.to_dict() for e in events], exp)
     assert summarize(helper_output(final)) == expected_items(exp)
+
+
+def test_function_tools_echoed_with_defaults(server, oai):
+    server.when("hi").reply("hello")
+    bare = {"type": "function", "name": "ping", "parameters": {"type": "object", "properties": {}}}
+    body = oai.responses.with_raw_response.create(model=MODEL, input="hi", tools=[bare]).http_response.json()
+    assert body["tools"] == [{**bare, "description": None, "strict": True}]

@@ -11,6 +11,7 @@ from .base import Events, FormatAdapter, Frame, dumps, hex_id, openai_error_body
 
 ROLES = {"user": "user", "assistant": "assistant", "system": "system", "developer": "system"}
 USER_TOOL_TYPES = ("function", "custom")
+FUNCTION_TOOL_DEFAULTS = {"description": None, "parameters": None, "strict": True}  # as the API echoes them
 ECHOED = ("max_output_tokens", "max_tool_calls", "previous_response_id", "prompt_cache_key",
           "safety_identifier", "user")
 
@@ -64,7 +65,8 @@ class Responses(FormatAdapter):
             "temperature": body.get("temperature", 1.0),
             "text": {"format": text.get("format", {"type": "text"}), "verbosity": text.get("verbosity", "medium")},
             "tool_choice": body.get("tool_choice", "auto"),
-            "tools": [t for t in body.get("tools") or [] if isinstance(t, dict)],
+            "tools": [{**FUNCTION_TOOL_DEFAULTS, **t} if t.get("type") == "function" else t
+                      for t in body.get("tools") or [] if isinstance(t, dict)],
             "top_logprobs": body.get("top_logprobs", 0), "top_p": body.get("top_p", 1.0),
             "truncation": body.get("truncation", "disabled"),
             "usage": _usage(c) if c is not None else None,
