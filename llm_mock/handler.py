@@ -330,6 +330,6 @@ def _reparse(entry: RecordedRequest):
     adapter = BY_NAME.get(entry.format)
     if adapter is None or not entry.body:
         return None
-    request = adapter.parse(json.loads(entry.body), dict(entry._headers), entry.path)
+    request = adapter.parse(json.loads(entry.body), entry.headers, entry.path)
     request.body = entry.body
     return request

@@ -22,7 +22,11 @@ class RecordedRequest:
 
     @property
     def headers(self) -> dict:
-        return dict(self._headers)
+        """Lower-cased names; a repeated header's values joined with ", ", as the rules saw them."""
+        headers: dict = {}
+        for name, value in self._headers:
+            headers[name] = f"{headers[name]}, {value}" if name in headers else value
+        return headers
 
     @property
     def request(self):
