@@ -19,7 +19,7 @@ from .faults import apply_fault
 from .formats import ADAPTERS, BY_NAME
 from .formats.base import Frame, dumps
 from .history import RecordedRequest
-from .log import shorten
+from .log import describe_reply, describe_request, shorten
 from .replies import ErrorReply, build_completion
 from .request import RequestError
 from .sse import LAST_CHUNK, SSE_HEADERS, chunk, response_head, schedule
@@ -88,6 +88,7 @@ class Handler(BaseHTTPRequestHandler):
         adapter = ADAPTERS.get(route) or self._guess_format()
         request_id = adapter.new_request_id()
         body, request, rule, outcome = b"", None, None, "ok"
+        resolution = None
         self._entry = entry = RecordedRequest(
             adapter.name if route in ADAPTERS else None, method, self.path, tuple(self._header_pairs()), body,
             None, 0, time.time(), 0, outcome, None, _reparse)
@@ -126,7 +127,7 @@ class Handler(BaseHTTPRequestHandler):
         self._publish(status, outcome)
         entry.duration_ms = (time.monotonic() - started) * 1000
         if app.log.enabled("info"):
-            self._log(app, method, request, rule, status, outcome, started)
+            self._log(app, method, request, rule, status, outcome, started, resolution)
 
     def _answer(self, app, adapter, request, resolution, request_id: str) -> tuple:
         """Send the reply for a resolved request; returns (status, outcome)."""
@@ -295,15 +296,16 @@ class Handler(BaseHTTPRequestHandler):
         anthropic = "anthropic-version" in self.headers or "x-api-key" in self.headers
         return BY_NAME["anthropic" if anthropic else "openai"]
 
-    def _log(self, app, method, request, rule, status, outcome, started) -> None:
+    def _log(self, app, method, request, rule, status, outcome, started, resolution=None) -> None:
         kind = "stream" if request is not None and request.stream else "json"
         said = shorten(request.last_message) if request is not None else ""
         ms = (time.monotonic() - started) * 1000
         app.log.info(f'{method} {self.path} [{kind}] "{said}" -> {rule or ("fallback" if outcome == "ok" else outcome)} '
                      f"{status} ({ms:.0f}ms)")
         if request is not None and app.log.enabled("debug"):
-            app.log.debug(f"{request.format} request: model={request.model} stream={request.stream} "
-                          f"messages={len(request.messages)} tools={list(request.tool_names)}")
+            app.log.debug(f"  request: {describe_request(request)}")
+            if resolution is not None:
+                app.log.debug(f"  reply: {describe_reply(resolution.reply)}")
 
 
 _END = {"disconnect": "close", "reset": "reset", "stall": "stall"}

@@ -54,3 +54,33 @@ class Logger:
 def shorten(text: str, limit: int = 60) -> str:
     text = " ".join(text.split())
     return text if len(text) <= limit else text[: limit - 1] + "…"
+
+
+def describe_request(request) -> str:
+    """The normalised request on one line, for debug logs."""
+    parts = [f"format={request.format} model={request.model} stream={request.stream} "
+             f"messages={len(request.messages)}", f'last="{shorten(request.last_message)}"']
+    if request.system_message:
+        parts.append(f'system="{shorten(request.system_message, 40)}"')
+    if request.tool_names:
+        parts.append(f"tools={','.join(request.tool_names)}")
+    if request.server_tool_types:
+        parts.append(f"server_tools={','.join(request.server_tool_types)}")
+    if request.last_tool_call_id:
+        parts.append(f"tool_result={request.last_tool_call_id}")
+    return " ".join(parts)
+
+
+def describe_reply(reply) -> str:
+    """A preview of a reply (a `ReplyObject`) on one line, for debug logs."""
+    if reply.error is not None:
+        return f"error {reply.error.status} {reply.error.message or ''}".rstrip()
+    parts = []
+    if reply.reasoning:
+        parts.append(f'reasoning="{shorten(reply.reasoning)}"')
+    if reply.text or not (reply.tools or reply.reasoning):
+        parts.append(f'text="{shorten(reply.text or "")}"')
+    parts += [f"tool {tool.name}({shorten(tool.arguments, 60)})" for tool in reply.tools]
+    if reply.fault is not None:
+        parts.append(f"fault={reply.fault.kind}")
+    return " ".join(parts)

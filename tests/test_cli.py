@@ -1,6 +1,7 @@
 """The command line: start (banner, precedence, errors), init and validate."""
 from __future__ import annotations
 
+import io
 import json
 import os
 import re
@@ -16,8 +17,10 @@ from importlib import resources
 import openai
 import pytest
 
+from llm_mock import MockServer
 from llm_mock.cli import main
 from llm_mock.engine import DEFAULT_FALLBACK
+from llm_mock.log import Logger
 
 REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 
@@ -281,3 +284,55 @@ def test_validate_exit_codes(tmp_path, capsys, name, text, code):
 def test_validate_the_demo_rules(capsys):
     assert main(["validate", os.path.join(REPO, "llm_mock", "demo", "rules.json5")]) == 0
     assert "15 rule(s)" in capsys.readouterr().out
+
+
+# -- logging ----------------------------------------------------------------------------------------
+class _Terminal(io.StringIO):
+    def isatty(self) -> bool:
+        return True
+
+
+def logged_requests(level: str, stream=None) -> str:
+    stream = stream if stream is not None else io.StringIO()
+    with MockServer() as server:
+        server.log = Logger(level, stream=stream)
+        server.when("weather").reply({"text": "Checking", "reasoning": "think",
+                                      "tools": [{"name": "get_weather", "args": {"city": "Oslo"}}]})
+        server.when("fail").reply({"error": {"status": 429, "message": "Slow down"}})
+        client = openai.OpenAI(base_url=server.url + "/v1", api_key="k", max_retries=0)
+        client.chat.completions.create(model="gpt-4o", messages=[
+            {"role": "system", "content": "Be brief."},
+            {"role": "user", "content": "What is the weather like in Oslo today, and should I bring an umbrella?"}],
+            tools=[{"type": "function", "function": {"name": "get_weather", "parameters": {}}}])
+        list(client.chat.completions.create(model="gpt-4o", messages=[{"role": "user", "content": "zzz"}],
+                                            stream=True))
+        with pytest.raises(openai.RateLimitError):
+            client.chat.completions.create(model="gpt-4o", messages=[{"role": "user", "content": "fail"}])
+    return stream.getvalue()
+
+
+def test_info_logs_one_line_per_request():
+    lines = [line.split(" ", 1)[1] for line in logged_requests("info").splitlines() if "POST" in line]
+    assert [re.sub(r"\(\d+ms\)", "(Nms)", line) for line in lines] == [
+        '● INFO  POST /v1/chat/completions [json] "What is the weather like in Oslo today, and should I bring …" '
+        '-> "weather" 200 (Nms)',
+        '● INFO  POST /v1/chat/completions [stream] "zzz" -> fallback 200 (Nms)',
+        '● INFO  POST /v1/chat/completions [json] "fail" -> "fail" 429 (Nms)']
+
+
+def test_debug_adds_the_normalised_request_and_a_reply_preview():
+    log = logged_requests("debug")
+    assert ('DEBUG   request: format=openai model=gpt-4o stream=False messages=2 last="What is the weather like '
+            'in Oslo today, and should I bring …" system="Be brief." tools=get_weather') in log
+    assert 'DEBUG   reply: reasoning="think" text="Checking" tool get_weather({"city":"Oslo"})' in log
+    assert 'DEBUG   reply: text="llm_mock: no rule matched this request."' in log
+    assert "DEBUG   reply: error 429 Slow down" in log
+    assert "DEBUG" not in logged_requests("info") and logged_requests("none") == ""
+
+
+def test_colour_only_on_a_terminal(monkeypatch):
+    monkeypatch.delenv("NO_COLOR", raising=False)
+    assert "\x1b[" not in logged_requests("info")
+    assert "\x1b[36m● INFO" in logged_requests("info", _Terminal())
+    monkeypatch.setenv("NO_COLOR", "1")
+    assert "\x1b[" not in logged_requests("info", _Terminal())
