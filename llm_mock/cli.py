@@ -57,19 +57,22 @@ def _parser() -> argparse.ArgumentParser:
     commands = parser.add_subparsers(dest="command", metavar="{start,init,validate}")
     run = commands.add_parser("start", help="serve (the default command)",
                               description="Serve the mock API. Command line > config.json > defaults.")
-    run.add_argument("--config", help="JSON config file (default ./config.json; it may be missing)")
-    run.add_argument("-p", "--port", type=_port, help="port to listen on, 0 for a free one (default 0)")
-    run.add_argument("-H", "--host", type=_host, help="address to bind (default 127.0.0.1)")
-    run.add_argument("-r", "--rules", help="rule file or directory (.json5, .json, .py)")
-    run.add_argument("-l", "--latency", type=_count("latency"), help="milliseconds between SSE events (default 0)")
-    run.add_argument("-c", "--chunk-size", type=_count("chunk size"), help="characters per text chunk (default 0)")
-    run.add_argument("-f", "--fallback", help="reply when no rule matches (a rule file's fallback wins)")
-    run.add_argument("-w", "--watch", action=argparse.BooleanOptionalAction, default=None,
-                     help="reload the rules when their files change")
-    run.add_argument("--log-level", choices=list(LEVELS), help="what to log on stderr (default none)")
+    option = run.add_argument
+    option("--config", metavar="FILE", help="JSON config file (default ./config.json; it may be missing)")
+    option("-p", "--port", type=_port, metavar="N", help="port to listen on, 0 for a free one (default 0)")
+    option("-H", "--host", type=_host, metavar="ADDRESS", help="address to bind (default 127.0.0.1)")
+    option("-r", "--rules", metavar="PATH", help="rule file or directory (.json5, .json, .py)")
+    option("-l", "--latency", type=_count("latency"), metavar="MS", help="milliseconds between SSE events (default 0)")
+    option("-c", "--chunk-size", type=_count("chunk size"), metavar="CHARS",
+           help="characters per text chunk (default 0: the whole text)")
+    option("-f", "--fallback", metavar="TEXT", help="reply when no rule matches (a rule file's fallback wins)")
+    option("-w", "--watch", action=argparse.BooleanOptionalAction, default=None,
+           help="reload the rules when their files change")
+    option("--log-level", choices=list(LEVELS), metavar="LEVEL",
+           help="none, error, warning, info, debug or all (default none)")
     setup = commands.add_parser("init", help="write a demo config.json and rules.json5",
                                 description="Write config.json and rules.json5 (15 commented demo rules).")
-    setup.add_argument("-d", "--dir", default=".", help="where to write them (default: here)")
+    setup.add_argument("-d", "--dir", default=".", metavar="DIR", help="where to write them (default: here)")
     setup.add_argument("--force", action="store_true", help="overwrite existing files")
     check = commands.add_parser("validate", help="check rule files without serving",
                                 description="Load rule files as `start` would and report every problem.")
