@@ -76,7 +76,10 @@ def exchange(server, requests) -> list:
         conn = http.client.HTTPConnection("127.0.0.1", server.port, timeout=10)
         conn.request("POST", path, json.dumps(body), {"content-type": "application/json"})
         response = conn.getresponse()
-        text = response.read().decode("utf-8")
+        try:
+            text = response.read().decode("utf-8")
+        except http.client.IncompleteRead as cut:  # a fault that ends the connection mid-stream
+            text = cut.partial.decode("utf-8") + "<cut>"
         conn.close()
         text = _TIMES.sub(r'"\1":0', _IDS.sub(r"\1X", text))
         headers = tuple(sorted((k, v) for k, v in response.getheaders()
@@ -148,12 +151,20 @@ PARITY = [
                  every_format("e"), id="reply-error"),
     pytest.param('[{when: "f", reply: {text: "abcdefghij", fault: {kind: "truncate", afterEvents: 3}}},'
                  ' {when: "g", reply: {text: "xyz", fault: {kind: "error", after_chars: 0, '
-                 'error: {status: 500, message: "boom"}}}}]',
+                 'error: {status: 500, message: "boom"}}}},'
+                 ' {when: "h", reply: {text: "abcdefghij", fault: {kind: "incomplete", afterChars: 3, '
+                 'reason: "content_filter"}}},'
+                 ' {when: "k", reply: {text: "abcdefghij", fault: {kind: "stall", afterEvents: 2, stallMs: 50}}}]',
                  lambda s: (s.when("f").reply(ReplyObject(text="abcdefghij", fault=Fault("truncate", after_events=3))),
                             s.when("g").reply(ReplyObject(text="xyz", fault=Fault(
-                                "error", after_chars=0, error=ErrorReply(500, "boom"))))),
+                                "error", after_chars=0, error=ErrorReply(500, "boom")))),
+                            s.when("h").reply(ReplyObject(text="abcdefghij", fault=Fault(
+                                "incomplete", after_chars=3, reason="content_filter"))),
+                            s.when("k").reply(ReplyObject(text="abcdefghij", fault=Fault(
+                                "stall", after_events=2, stall_ms=50)))),
                  [chat("f", stream=True), messages("f", stream=True), chat("g", stream=True),
-                  responses("g", stream=True)], id="reply-fault"),
+                  responses("g", stream=True), chat("h"), responses("h", stream=True), chat("k", stream=True)],
+                 id="reply-fault"),
     pytest.param('[{when: "p", reply: "one two three four", chunkSize: 4, latency: 1, ttft: 2, '
                  'tokensPerSecond: 5000, jitter: 0}]',
                  lambda s: s.when("p").reply("one two three four", latency=1, chunk_size=4, ttft=2,
@@ -182,9 +193,11 @@ PARITY = [
                             s.when("cost").reply("$5 please")),
                  [messages("hi"), messages("seq"), messages("seq"), chat("cost"), responses("zzz")],
                  id="templates-and-dollar"),
-    pytest.param('[{when: "c", reply: "maybe", chaos: {seed: 7, errorRate: 0.5, errorStatuses: [503]}}]',
-                 lambda s: s.when("c").reply("maybe").chaos(Chaos(seed=7, error_rate=0.5, error_statuses=(503,))),
-                 [chat("c")] * 6, id="chaos"),
+    pytest.param('[{when: "c", reply: "maybe", chaos: {seed: 7, errorRate: 0.4, errorStatuses: [503], '
+                 'retryAfter: 1, faults: {truncate: 0.3}}}]',
+                 lambda s: s.when("c").reply("maybe").chaos(Chaos(seed=7, error_rate=0.4, error_statuses=(503,),
+                                                                  retry_after=1, faults={"truncate": 0.3})),
+                 [chat("c", stream=True)] * 8, id="chaos"),
 ]
 
 
