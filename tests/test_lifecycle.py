@@ -108,6 +108,24 @@ def test_a_fixed_port_is_used_and_known_before_start():
             MockServer(port=port).start()  # already taken
 
 
+def test_url_of_a_wildcard_host_is_loopback():
+    with MockServer(host="0.0.0.0") as server:
+        assert server.url == f"http://127.0.0.1:{server.port}"
+        assert "no rule matched" in chat_text(server.url, "x")
+
+
+def test_url_of_an_ipv6_host_is_bracketed():
+    try:
+        server = MockServer(host="::1").start()
+    except OSError:
+        pytest.skip("no IPv6 loopback here")
+    try:
+        assert server.url == f"http://[::1]:{server.port}"
+        assert "no rule matched" in chat_text(server.url, "x")
+    finally:
+        server.stop()
+
+
 def test_with_block_starts_and_stops():
     with MockServer() as server:
         assert server.running
