@@ -6,6 +6,7 @@ bad input is a 400 in the format's own error shape.
 """
 from __future__ import annotations
 
+import io
 import json
 import select
 import socket
@@ -37,6 +38,30 @@ class Rejected(Exception):
         self.close = close
 
 
+class _RequestDeadline(socket.SocketIO):
+    """A connection's reader: once a request's first byte is in, the rest (head and body) must follow
+    within `timeout`. The socket's timeout bounds each read alone: a client trickling a byte at a time
+    could otherwise hold a thread forever. `deadline = None` waits for the next request."""
+
+    def __init__(self, sock, timeout: float):
+        super().__init__(sock, "rb")
+        self.timeout, self.deadline = timeout, None
+
+    def readinto(self, buffer) -> int:
+        if self.deadline is None:
+            count = super().readinto(buffer)
+            self.deadline = time.monotonic() + self.timeout
+            return count
+        left = self.deadline - time.monotonic()
+        if left <= 0:
+            raise socket.timeout("the request did not arrive within the timeout")
+        self._sock.settimeout(min(left, self.timeout))
+        try:
+            return super().readinto(buffer)
+        finally:
+            self._sock.settimeout(self.timeout)
+
+
 class Handler(BaseHTTPRequestHandler):
     protocol_version = "HTTP/1.1"
     server_version = "llm_mock"
@@ -44,6 +69,9 @@ class Handler(BaseHTTPRequestHandler):
     def setup(self) -> None:
         self.timeout = self.server.app.options.timeout or 86400.0  # a timeout keeps the socket non-blocking for the pacer
         super().setup()
+        self.rfile.close()
+        self.reader = _RequestDeadline(self.connection, self.timeout)
+        self.rfile = io.BufferedReader(self.reader)
         self.connection.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
         self.server.track(self.connection, True)
 
@@ -119,12 +147,12 @@ class Handler(BaseHTTPRequestHandler):
             status, outcome, rule = 500, "rule error", failure.description
             entry.rule = rule
             app.log.error(f"{failure}\n{''.join(traceback.format_exception(failure.cause))}")
-            self._send_error(adapter, ErrorReply(500, f"llm_mock: {failure}", type="server_error"), request_id,
-                             outcome)
+            self._send_error(adapter, ErrorReply(500, f"llm_mock: {failure}"), request_id, outcome)
         except CLIENT_GONE:
             status, outcome = 200, "disconnected"
             self.close_connection = True
         self._publish(status, outcome)
+        self.reader.deadline = None
         entry.duration_ms = (time.monotonic() - started) * 1000
         if app.log.enabled("info"):
             self._log(app, method, request, rule, status, outcome, started, resolution)
