@@ -403,6 +403,19 @@ def test_fallback_default_custom_and_error(server, oai):
         server.fallback({"bogus": 1})
 
 
+def test_callable_fallback(server, oai):
+    server.fallback(lambda request: f"no rule for {request.last_message!r}")
+    assert chat(oai, "odd question") == "no rule for 'odd question'"
+
+
+def test_when_tool_covers_custom_tools(server, oai):
+    server.when_tool("apply_patch").reply("patching")
+    custom = [{"type": "custom", "custom": {"name": "apply_patch"}}]
+    assert chat(oai, "fix it", tools=custom) == "patching"
+    response = oai.responses.create(model="gpt-5", input="fix it", tools=[{"type": "custom", "name": "apply_patch"}])
+    assert response.output_text == "patching"
+
+
 def test_is_done_tracks_times_limits_and_sequences(server, oai):
     assert server.is_done()  # no rules
     server.when("free").reply("unlimited")
