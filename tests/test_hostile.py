@@ -264,3 +264,62 @@ def test_a_trickling_client_cannot_hold_a_thread(impatient):
         except (BrokenPipeError, ConnectionResetError):
             reply = b""
     assert time.monotonic() - started < 3 and not reply.startswith(b"HTTP/1.1 200")
+
+
+def saying(path: str, text: str, **extra) -> dict:
+    """The route's minimal body with `text` as the user's message."""
+    body = {**BODIES[path], **extra}
+    if path == RESPONSES:
+        body["input"] = text
+    else:
+        body["messages"] = [{"role": "user", "content": text}]
+    return body
+
+
+@pytest.mark.parametrize("path", list(BODIES))
+def test_a_client_leaving_mid_stream_frees_its_thread_quietly(capfd, path):
+    with MockServer(log_level="error") as server:
+        server.when("hi").reply("word " * 60, latency=50, chunk_size=5)  # 3 s of events
+        baseline = handler_threads()
+        data = json.dumps(saying(path, "hi", stream=True)).encode()
+        with socket.create_connection(("127.0.0.1", server.port), timeout=5) as sock:
+            sock.sendall(request_bytes(path, data))
+            received = b""
+            while received.partition(b"\r\n\r\n")[2].count(b"\n\n") < 2:
+                received += sock.recv(65536)
+        started = time.monotonic()
+        assert wait_for(lambda: [e.outcome for e in server.history] == ["disconnected"])
+        assert wait_for(lambda: handler_threads() <= baseline)
+        assert time.monotonic() - started < 1.5  # noticed at the next event, not at the stream's end
+        assert server.history.last().status == 200
+    err = capfd.readouterr().err
+    assert "Traceback" not in err and "Error" not in err
+
+
+@pytest.mark.parametrize("path", list(BODIES))
+def test_a_rule_that_raises_is_a_500_naming_it_and_the_server_goes_on(capfd, path):
+    with MockServer(log_level="error") as server:
+        server.when("boom").reply(lambda request: 1 / 0)
+        server.when(lambda request: request.last_message == "explode" and request.raw["missing"]).reply("x")
+        server.when("hi").reply("hello")
+        conn = connect(server)
+        for said, rule, cause in (("boom", '"boom"', "ZeroDivisionError"), ("explode", "(predicate)", "KeyError")):
+            status, headers, body = post(conn, path, saying(path, said))
+            assert status == 500
+            error = assert_vendor_error(path, status, headers, body, f"rule {rule} raised {cause}")
+            assert error["type"] == ("api_error" if path == MESSAGES else "server_error")
+        status, _, body = post(conn, path, saying(path, "hi"))
+        assert status == 200 and b"hello" in body
+        assert [(e.status, e.outcome, e.rule) for e in server.history] == [
+            (500, "rule error", '"boom"'), (500, "rule error", "(predicate)"), (200, "ok", '"hi"')]
+    err = capfd.readouterr().err
+    assert err.count("Traceback (most recent call last)") == 2
+    assert "ZeroDivisionError: division by zero" in err and "KeyError: 'missing'" in err
+
+
+def test_the_sdks_see_a_raising_rule_as_a_server_error(server, oai, claude):
+    server.when("boom").reply(lambda request: {"text": 5})  # an invalid reply is the rule's failure too
+    with pytest.raises(openai.InternalServerError, match="reply field 'text' must be a string"):
+        oai.chat.completions.create(model="gpt-4o-mini", messages=[{"role": "user", "content": "boom"}])
+    with pytest.raises(anthropic.InternalServerError, match='rule "boom" raised ValueError'):
+        claude.messages.create(model="claude-mock", max_tokens=10, messages=[{"role": "user", "content": "boom"}])
