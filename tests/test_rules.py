@@ -76,22 +76,17 @@ def test_regex_uses_search_semantics_and_its_flags(server, oai):
 
 
 def test_match_object_fields_are_anded(server, oai, claude):
-    server.when(MatchObject(message="check", model=re.compile(r"^gpt-4"))).reply("gpt-4 check")
-    server.when(MatchObject(message="check", format="anthropic")).reply("anthropic check")
+    server.when(MatchObject(message="check", model="gpt-4")).reply("gpt-4 check")  # a substring of the model
+    server.when(MatchObject(message="check", model=re.compile(r"^claude-"), format="anthropic")).reply("anthropic check")
     server.when(MatchObject(system="pirate")).reply("arr")
     server.fallback("none")
-    assert chat(oai, "model check", model="gpt-4o") == "gpt-4 check"
+    assert chat(oai, "model check", model="gpt-4o-mini") == "gpt-4 check"
     assert chat(oai, "model check", model="o3") == "none"
     assert chat(oai, "something else", model="gpt-4o") == "none"
     reply = claude.messages.create(model=CLAUDE, max_tokens=50, messages=[user("model check")])
     assert reply.content[0].text == "anthropic check"
     reply = claude.messages.create(model=CLAUDE, max_tokens=50, system="You are a PIRATE.", messages=[user("hi")])
     assert reply.content[0].text == "arr"
-
-
-def test_match_object_model_is_a_substring(server, oai):
-    server.when(MatchObject(model="gpt-4")).reply("family")
-    assert chat(oai, "x", model="gpt-4o-mini") == "family"
 
 
 def test_match_object_tool_fields(server, oai):
@@ -278,12 +273,6 @@ def test_usage_override_on_all_three_formats(server, oai, claude):
     assert (final.usage.input_tokens, final.usage.output_tokens) == (7, 3)
 
 
-def test_error_reply(server, oai):
-    server.when("limit").reply(ErrorReply(429, "slow down", retry_after=0.01))
-    status, body = post(server, "/v1/chat/completions", chat_body(user("limit")))
-    assert status == 429 and body["error"]["message"] == "slow down"
-
-
 # -- sequences -----------------------------------------------------------------------------------
 
 
@@ -448,13 +437,6 @@ def test_rules_describe_each_matcher_with_remaining(server):
     assert [s.remaining for s in summaries] == [float("inf"), 3, float("inf"), float("inf"), float("inf"),
                                                 float("inf"), 2]
     assert server.rule_count == 7
-
-
-def test_history_names_the_rule_that_answered(server, oai):
-    server.when(re.compile("bye", re.I)).reply("ciao")
-    chat(oai, "BYE")
-    chat(oai, "other")
-    assert [entry.rule for entry in server.history] == ["/bye/i", None]
 
 
 def test_reset_clears_rules_history_and_fallback(server, oai):
