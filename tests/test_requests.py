@@ -95,14 +95,10 @@ def test_chat_content_as_string_or_parts(server):
 
 
 def test_anthropic_system_as_string_or_blocks_and_system_turns(server):
-    request = seen(server, MESSAGES, {"model": "m", "max_tokens": 5,
-                                      "system": [{"type": "text", "text": "S1"},
-                                                 {"type": "text", "text": "S2", "cache_control": {"type": "ephemeral"}}],
-                                      "messages": [
-                                          {"role": "user", "content": [{"type": "text", "text": "a"},
-                                                                       {"type": "image", "source": {}},
-                                                                       {"type": "text", "text": "b"}]},
-                                          {"role": "system", "content": "mid-conversation"}]})
+    system = [{"type": "text", "text": "S1"}, {"type": "text", "text": "S2", "cache_control": {"type": "ephemeral"}}]
+    parts = [{"type": "text", "text": "a"}, {"type": "image", "source": {}}, {"type": "text", "text": "b"}]
+    request = seen(server, MESSAGES, {"model": "m", "max_tokens": 5, "system": system, "messages": [
+        {"role": "user", "content": parts}, {"role": "system", "content": "mid-conversation"}]})
     assert turns(request) == [("system", "S1\nS2", None), ("user", "a\nb", None), ("system", "mid-conversation", None)]
     assert (request.system_message, request.last_message) == ("S1\nS2", "a\nb")
     plain = seen(server, MESSAGES, {"model": "m", "max_tokens": 5, "system": "S",

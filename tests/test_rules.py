@@ -77,7 +77,8 @@ def test_regex_uses_search_semantics_and_its_flags(server, oai):
 
 def test_match_object_fields_are_anded(server, oai, claude):
     server.when(MatchObject(message="check", model="gpt-4")).reply("gpt-4 check")  # a substring of the model
-    server.when(MatchObject(message="check", model=re.compile(r"^claude-"), format="anthropic")).reply("anthropic check")
+    server.when(MatchObject(message="check", model=re.compile(r"^claude-"), format="anthropic")) \
+        .reply("anthropic check")
     server.when(MatchObject(system="pirate")).reply("arr")
     server.fallback("none")
     assert chat(oai, "model check", model="gpt-4o-mini") == "gpt-4 check"
