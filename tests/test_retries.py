@@ -171,7 +171,7 @@ def test_a_retry_after_a_dropped_connection_is_a_fresh_attempt(server, kind):
 def test_a_retry_after_a_stalled_response_is_a_fresh_attempt(server):
     server.when("step").reply("recovered")
     server.when("step").reply(Fault("stall", stall_ms=5000)).times(1).first()
-    client = make_anthropic(server, max_retries=1, timeout=0.5)
+    client = make_anthropic(server, max_retries=1, timeout=1.0)
     message = client.messages.create(model="claude-sonnet-4-6", max_tokens=50,
                                      messages=[{"role": "user", "content": "step"}])
     assert message.content[0].text == "recovered"
