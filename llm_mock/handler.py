@@ -347,12 +347,38 @@ def _json_object(body: bytes, content_type) -> dict:
     except UnicodeDecodeError as exc:
         raise Rejected(400, f"The request body is not valid UTF-8 (byte {exc.start}).")
     try:
-        data = json.loads(text)
+        data = json.loads(text, parse_constant=_not_json)
     except (ValueError, RecursionError) as exc:
         raise Rejected(400, f"We could not parse the JSON body of your request: {exc}")
     if not isinstance(data, dict):
         raise Rejected(400, "The request body must be a JSON object.")
+    if ("\\ud" in text or "\\uD" in text) and _lone_surrogate(data):  # only \u escapes make them
+        raise Rejected(400, "We could not parse the JSON body of your request: a \\u escape is an unpaired "
+                            "UTF-16 surrogate.")
     return data
+
+
+def _not_json(constant: str):
+    raise ValueError(f"{constant} is not valid JSON")
+
+
+def _lone_surrogate(value) -> bool:
+    """True if any key or string in `value` holds an unpaired surrogate (it cannot be sent back as UTF-8)."""
+    stack = [value]
+    while stack:
+        item = stack.pop()
+        if isinstance(item, str):
+            if not item.isascii():
+                try:
+                    item.encode("utf-8")
+                except UnicodeEncodeError:
+                    return True
+        elif isinstance(item, dict):
+            stack.extend(item)
+            stack.extend(item.values())
+        elif isinstance(item, list):
+            stack.extend(item)
+    return False
 
 
 def _reparse(entry: RecordedRequest):

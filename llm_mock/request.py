@@ -89,7 +89,8 @@ class MockRequest:
         """Estimated prompt tokens: every message plus each tool's name, description and schema."""
         total = sum(estimate_tokens(m.content) + 3 for m in self.messages)
         for tool in self.tools or ():
-            total += estimate_tokens(tool.name) + estimate_tokens(tool.description)
+            description = tool.description if isinstance(tool.description, str) else None  # clients send anything
+            total += estimate_tokens(tool.name) + estimate_tokens(description)
             if tool.parameters:
                 total += estimate_tokens(json.dumps(tool.parameters))
         return max(total, 1)

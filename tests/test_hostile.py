@@ -47,9 +47,16 @@ def bad_requests():
         yield path, without(path, LIST_FIELD[path]), None, LIST_FIELD[path], LIST_FIELD[path]
         yield path, with_value(path, "model", "caf\udce9").replace(b"\\udce9", b"\xe9"), None, "UTF-8", None
         yield path, json.dumps(BODIES[path]).encode(), "text/plain", "Content-Type", None
+        yield path, with_value(path, "model", "\ud800"), None, "surrogate", None  # sent back, it is not UTF-8
+        yield path, json.dumps(BODIES[path]).encode()[:-1] + b', "temperature": NaN}', None, "NaN", None
     yield CHAT, with_value(CHAT, "messages", "x"), None, "messages", "messages"
     yield CHAT, with_value(CHAT, "n", 0), None, "'n'", "n"
     yield CHAT, with_value(CHAT, "messages", [5]), None, "messages[0]", "messages[0]"
+    yield CHAT, with_value(CHAT, "messages", [{"role": ["user"], "content": "hi"}]), None, "Invalid value", \
+        "messages[0].role"
+    yield CHAT, with_value(CHAT, "tools", [{"type": ["function"]}]), None, "tools[0].type", "tools[0].type"
+    yield RESPONSES, with_value(RESPONSES, "input", [{"role": {"x": 1}, "content": "hi"}]), None, "Invalid value", \
+        "input[0].role"
     yield MESSAGES, with_value(MESSAGES, "messages", "x"), None, "messages", None
     yield MESSAGES, without(MESSAGES, "max_tokens"), None, "max_tokens", None
     yield MESSAGES, with_value(MESSAGES, "max_tokens", 0), None, "max_tokens", None
@@ -86,6 +93,15 @@ def test_bad_request_is_a_400_naming_the_problem_and_keeps_the_connection(server
     status, _, _ = post(conn, path, BODIES[path])
     assert status == 200
     assert [entry.outcome for entry in server.history] == ["rejected", "ok"]
+
+
+@pytest.mark.parametrize("path", list(BODIES))
+def test_escaped_surrogate_pairs_and_odd_unicode_are_fine(server, path):
+    server.when("hi").reply("hello")
+    body = with_value(path, "model", "m\U0001F600\u202e\u0000x")  # escaped as a pair, an RTL mark, a NUL
+    assert b"\\ud83d\\ude00" in body
+    status, _, reply = post(connect(server), path, body)
+    assert status == 200 and json.loads(reply)["model"] == "m\U0001F600\u202e\u0000x"
 
 
 def test_the_sdks_raise_bad_request_naming_the_field(server, oai, claude):

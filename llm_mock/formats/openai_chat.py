@@ -104,7 +104,7 @@ def _message(m, i: int) -> Message:
     if not isinstance(m, dict):
         raise RequestError(f"Invalid type for 'messages[{i}]': expected an object.", f"messages[{i}]")
     role = m.get("role", "user")
-    if role not in ROLES:
+    if not isinstance(role, str) or role not in ROLES:
         raise RequestError(f"Invalid value: '{role}'. Supported values are: 'system', 'assistant', 'user', "
                            f"'function', 'tool', and 'developer'.", f"messages[{i}].role")
     content = m.get("content")
@@ -120,6 +120,8 @@ def _tool(t, i: int):
     if not isinstance(t, dict):
         raise RequestError(f"Invalid type for 'tools[{i}]': expected an object.", f"tools[{i}]")
     kind = t.get("type", "function")
+    if not isinstance(kind, str):
+        raise RequestError(f"Invalid type for 'tools[{i}].type': expected a string.", f"tools[{i}].type")
     spec = t.get(kind) if isinstance(t.get(kind), dict) else t
     name = spec.get("name")
     if not isinstance(name, str):

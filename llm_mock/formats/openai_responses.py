@@ -193,7 +193,7 @@ def _item(item, i: int):
     kind = item.get("type", "message")
     if kind == "message" or (kind is None and "role" in item):
         role = item.get("role", "user")
-        if role not in ROLES:
+        if not isinstance(role, str) or role not in ROLES:
             raise RequestError(f"Invalid value: '{role}'. Supported values are: 'assistant', 'system', "
                                f"'developer', and 'user'.", f"input[{i}].role")
         return Message(ROLES[role], text_of(item.get("content")))
