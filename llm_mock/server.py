@@ -184,6 +184,7 @@ class MockServer:
         self.engine.clear()
         self.history.clear()
         self.chaos_counter.reset()
+        self._jitter = random.Random(self.options.jitter_seed)  # a reset replays chaos and jitter alike
         self.fallback(self.options.fallback if self.options.fallback is not None else DEFAULT_FALLBACK)
         self.log.info("Server reset: rules and history cleared")
 

@@ -166,6 +166,8 @@ def test_a_servers_jitter_seed_fixes_its_schedules():
         server = MockServer(jitter_seed=42)
         schedules.append([schedule(FRAMES, jitter=50, rng=server.jitter_rng()) for _ in range(3)])
     assert schedules[0] == schedules[1] and schedules[0][0] != schedules[0][1]
+    server.reset()
+    assert [schedule(FRAMES, jitter=50, rng=server.jitter_rng()) for _ in range(3)] == schedules[0]
 
 
 def test_ttft_and_tokens_per_second_pace_a_real_stream(server, oai):
