@@ -4,7 +4,7 @@ It answers the bench's requests with the very bytes llm_mock sent for them (capt
 so the bench's numbers read as ratios to what this machine, this Python and this load generator
 can do at all. Paced responses are replayed on the same absolute-deadline schedule.
 
-    python bench/ceiling.py RESPONSES.json [--cpu N]
+    python bench/ceiling.py RESPONSES.json [--cpu N] [--port N]
 
 RESPONSES.json: [{"path": "/v1/...", "marker": "...", "frames": [latin-1 strings], "gap": seconds}]
 — the first entry whose path matches and whose marker is in the request body answers it.
@@ -78,9 +78,9 @@ class Responder(asyncio.Protocol):
             self.transport.write(frame)
 
 
-async def serve(replays: list) -> None:
+async def serve(replays: list, port: int) -> None:
     loop = asyncio.get_running_loop()
-    server = await loop.create_server(lambda: Responder(replays), "127.0.0.1", 0, backlog=4096)
+    server = await loop.create_server(lambda: Responder(replays), "127.0.0.1", port, backlog=4096)
     port = server.sockets[0].getsockname()[1]
     stopped = asyncio.Event()
     threading.Thread(target=serve_until_stdin_closes, daemon=True,
@@ -93,12 +93,13 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("responses")
     parser.add_argument("--cpu", type=int)
+    parser.add_argument("--port", type=int, default=0)
     args = parser.parse_args()
     pin(args.cpu)
     raise_fd_limit()
     with open(args.responses) as handle:
         replays = [Replay(entry) for entry in json.load(handle)]
-    asyncio.run(serve(replays))
+    asyncio.run(serve(replays, args.port))
 
 
 if __name__ == "__main__":

@@ -3,7 +3,7 @@
     python bench/launcher.py [--cpu N] [--profile OUT.pstats]
 
 Prints the URL, serves until stdin closes. `--profile` runs every connection's thread under
-cProfile and writes the merged statistics on exit.
+cProfile, timed in thread CPU time, and writes the merged statistics on exit.
 """
 from __future__ import annotations
 
@@ -11,6 +11,7 @@ import argparse
 import cProfile
 import pstats
 import threading
+import time
 
 from procs import pin, raise_fd_limit, serve_until_stdin_closes
 from workloads import WORKLOADS
@@ -25,7 +26,7 @@ def profile_connections(out: str):
     serve_one = server_module._HTTPServer.process_request_thread
 
     def profiled(self, request, client_address):
-        profile = cProfile.Profile()
+        profile = cProfile.Profile(time.thread_time)  # CPU time: a thread blocked in recv costs nothing
         profile.enable()
         try:
             serve_one(self, request, client_address)

@@ -15,7 +15,7 @@ from dataclasses import dataclass, field
 from typing import Callable, Optional
 
 from loadgen import closed_loop, fetch, response_end, split_response, timed_streams
-from procs import REPO, SERVER_CPU, Child, PeakSampler, child_env, cpu_seconds, pin
+from procs import BENCH_DIR, REPO, SERVER_CPU, Child, PeakSampler, child_env, cpu_seconds, pin
 from workloads import FORMATS, PATHS, WORKLOADS, request_for, rules_document
 
 MIB = "MiB"
@@ -174,9 +174,12 @@ def _first_answer(port: int, request: bytes, deadline: float) -> bytes:
 
 
 def cold_start(settings: Settings) -> list:
-    in_process, start_only, imports, cli = Samples(), Samples(), Samples(), Samples()
+    in_process, start_only, imports, cli, bare = Samples(), Samples(), Samples(), Samples(), Samples()
     request = request_for("json", "openai", 0).decode("latin-1")
     for _ in range(settings.rounds):
+        started = time.perf_counter()
+        subprocess.run([sys.executable, "-c", "pass"], check=True, env=child_env())
+        bare.mock.append((time.perf_counter() - started) * 1000)
         out = subprocess.run([sys.executable, "-c", _IN_PROCESS, request], capture_output=True, text=True,
                              env=child_env(), cwd=REPO, preexec_fn=lambda: pin(SERVER_CPU), check=True)
         import_ms, start_ms, answer_ms = map(float, out.stdout.split())
@@ -186,27 +189,37 @@ def cold_start(settings: Settings) -> list:
     if has_cli:
         with tempfile.NamedTemporaryFile("w", suffix=".json", delete=False) as rules:
             json.dump(rules_document(), rules)
+        with tempfile.NamedTemporaryFile("w", suffix=".json", delete=False) as replay:
+            json.dump([{"path": PATHS["openai"], "marker": "", "frames": [_TINY_ANSWER]}], replay)
         try:
             for _ in range(settings.rounds):
-                cli.mock.append(_cli_round(rules.name))
+                cli.mock.append(_cold_round(["-m", "llm_mock", "start", "-p", "{port}", "--rules", rules.name]))
+                cli.ceiling.append(_cold_round([os.path.join(BENCH_DIR, "ceiling.py"), replay.name, "--port", "{port}"]))
         finally:
             os.unlink(rules.name)
-        rows.append(row("cold start: CLI to first answer", cli, "ms", "<= 80 ms", at_most(80)))
+            os.unlink(replay.name)
+        rows.append(row("cold start: CLI to first answer", cli, "ms", "<= 80 ms", at_most(80),
+                        "ceiling: bench/ceiling.py started the same way"))
     else:
         rows.append(Row("cold start: CLI to first answer", None, "ms", None, "<= 80 ms", None,
                         "pending: llm_mock/cli.py does not exist yet"))
     rows += [row("in-process: MockServer().start() to first answer", in_process, "ms", "<= 5 ms", at_most(5)),
              row("in-process: start() alone", start_only, "ms"),
-             row("import llm_mock", imports, "ms")]
+             row("import llm_mock", imports, "ms"),
+             row("interpreter start and exit (python -c pass)", bare, "ms")]
     return rows
 
 
-def _cli_round(rules_path: str) -> float:
+_TINY_ANSWER = "HTTP/1.1 200 OK\r\ncontent-type: application/json\r\ncontent-length: 2\r\n\r\n{}"
+
+
+def _cold_round(args: list) -> float:
+    """Milliseconds from spawning `python *args` to the first answered request."""
     port = _free_port()
     request = request_for("json", "openai", port)
     started = time.perf_counter()
-    process = subprocess.Popen([sys.executable, "-m", "llm_mock", "start", "-p", str(port), "--rules", rules_path],
-                               cwd=REPO, env=child_env(), stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
+    process = subprocess.Popen([sys.executable, *(arg.format(port=port) for arg in args)], cwd=REPO, env=child_env(),
+                               stdin=subprocess.PIPE, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
                                preexec_fn=lambda: pin(SERVER_CPU))
     try:
         answer = _first_answer(port, request, started + 10)
@@ -215,7 +228,7 @@ def _cli_round(rules_path: str) -> float:
         process.terminate()
         _, errors = process.communicate(timeout=10)
     if not answer.startswith(b"HTTP/1.1 200"):
-        raise RuntimeError(f"CLI answered {answer[:200]!r}; stderr: {errors[-500:]!r}")
+        raise RuntimeError(f"{args} answered {answer[:200]!r}; stderr: {errors[-500:]!r}")
     return elapsed
 
 

@@ -32,19 +32,26 @@ WORKLOADS = {
 }
 
 
+# The headers the official Python SDKs send with every request (header parsing is per-request cost).
+SDK_HEADERS = {"accept-encoding": "gzip, deflate", "connection": "keep-alive", "x-stainless-lang": "python",
+               "x-stainless-package-version": "2.14.0", "x-stainless-os": "Linux", "x-stainless-arch": "x64",
+               "x-stainless-runtime": "CPython", "x-stainless-runtime-version": "3.11.7",
+               "x-stainless-async": "false", "x-stainless-retry-count": "0", "x-stainless-read-timeout": "600"}
+
+
 def request_for(workload: str, fmt: str, port: int) -> bytes:
     """The raw HTTP request of `workload` in wire format `fmt`, as the official SDKs shape it."""
     spec = WORKLOADS[workload]
     if fmt == "openai":
         body = {"model": "gpt-4o-mini", "messages": [{"role": "user", "content": spec.marker}]}
-        headers = {"authorization": "Bearer sk-bench"}
+        headers = {**SDK_HEADERS, "authorization": "Bearer sk-bench"}
     elif fmt == "responses":
         body = {"model": "gpt-4o-mini", "input": spec.marker}
-        headers = {"authorization": "Bearer sk-bench"}
+        headers = {**SDK_HEADERS, "authorization": "Bearer sk-bench"}
     else:
         body = {"model": "claude-sonnet-4-5", "max_tokens": 1024,
                 "messages": [{"role": "user", "content": spec.marker}]}
-        headers = {"x-api-key": "sk-ant-bench", "anthropic-version": "2023-06-01"}
+        headers = {**SDK_HEADERS, "x-api-key": "sk-ant-bench", "anthropic-version": "2023-06-01"}
     if spec.stream:
         body["stream"] = True
     return build_request(PATHS[fmt], body, port, headers)
