@@ -237,7 +237,10 @@ class Handler(BaseHTTPRequestHandler):
             deadline = time.monotonic() + fault.stall_ms / 1000
             while time.monotonic() < deadline:
                 readable, _, _ = select.select([sock], [], [], min(0.25, max(deadline - time.monotonic(), 0)))
-                if readable and not sock.recv(65536, socket.MSG_PEEK):
+                try:
+                    if readable and not sock.recv(65536):  # what the client sends is discarded
+                        break
+                except OSError:
                     break
         if how == "reset":  # close now: socketserver's shutdown(SHUT_WR) would send a FIN before the RST
             sock.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
