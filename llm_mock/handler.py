@@ -13,8 +13,10 @@ import socket
 import struct
 import time
 import traceback
+from urllib.parse import parse_qsl, unquote
 from http.server import BaseHTTPRequestHandler
 
+from . import catalog
 from .engine import RuleError
 from .faults import apply_fault
 from .formats import ADAPTERS, BY_NAME
@@ -123,18 +125,18 @@ class Handler(BaseHTTPRequestHandler):
         self._published = False
         try:
             if route not in ADAPTERS:
-                self._drain()
-                raise Rejected(404, f"Invalid URL ({method} {self.path})")
-            if method != "POST":
-                self._drain()
-                raise Rejected(405, f"Method {method} not allowed on {route}; use POST.")
-            body = entry.body = self._read_body(app.options.max_body_size)
-            request = adapter.parse(_json_object(body, self.headers.get("content-type")), self._header_dict(),
-                                    self.path)
-            request.body = body
-            resolution = app.engine.resolve(request)
-            rule = entry.rule = resolution.rule
-            status, outcome = self._answer(app, adapter, request, resolution, request_id)
+                status, outcome = self._catalog(app, adapter, method, route, request_id)
+            else:
+                if method != "POST":
+                    self._drain()
+                    raise Rejected(405, f"Method {method} not allowed on {route}; use POST.")
+                body = entry.body = self._read_body(app.options.max_body_size)
+                request = adapter.parse(_json_object(body, self.headers.get("content-type")), self._header_dict(),
+                                        self.path)
+                request.body = body
+                resolution = app.engine.resolve(request)
+                rule = entry.rule = resolution.rule
+                status, outcome = self._answer(app, adapter, request, resolution, request_id)
         except Rejected as rejected:
             status, outcome = rejected.error.status, "rejected"
             if rejected.close:
@@ -156,6 +158,29 @@ class Handler(BaseHTTPRequestHandler):
         entry.duration_ms = (time.monotonic() - started) * 1000
         if app.log.enabled("info"):
             self._log(app, method, request, rule, status, outcome, started, resolution)
+
+    def _catalog(self, app, adapter, method: str, route: str, request_id: str) -> tuple:
+        """Model listings and Anthropic's token counter; anything else is a 404."""
+        anthropic = adapter.name == "anthropic"
+        if method == "GET" and route == "/v1/models":
+            query = dict(parse_qsl(self.path.partition("?")[2]))
+            body = catalog.anthropic_models(query) if anthropic else catalog.openai_models()
+        elif method == "GET" and route.startswith("/v1/models/") and len(route) > len("/v1/models/"):
+            model = unquote(route[len("/v1/models/"):])
+            body = catalog.anthropic_model(model) if anthropic else catalog.openai_model(model)
+        elif method == "POST" and route == "/v1/messages/count_tokens":
+            adapter = BY_NAME["anthropic"]
+            data = _json_object(self._read_body(app.options.max_body_size), self.headers.get("content-type"))
+            data.setdefault("max_tokens", 1)  # the only field count_tokens does not take
+            body = {"input_tokens": adapter.parse(data, self._header_dict(), self.path).input_tokens}
+        else:
+            self._drain()
+            raise Rejected(404, f"Invalid URL ({method} {self.path})")
+        payload = dumps(body).encode("utf-8")
+        self._publish(200, "ok")
+        self.wfile.write(response_head(200, [JSON_TYPE, (adapter.request_id_header, request_id)], len(payload))
+                         + payload)
+        return 200, "ok"
 
     def _answer(self, app, adapter, request, resolution, request_id: str) -> tuple:
         """Send the reply for a resolved request; returns (status, outcome)."""
