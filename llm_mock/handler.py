@@ -227,6 +227,7 @@ class Handler(BaseHTTPRequestHandler):
 
     def _stream(self, app, adapter, request, completion, options, fault, request_id: str) -> tuple:
         events = adapter.render_events(request, completion)
+        events.request_id = request_id
         head = response_head(200, SSE_HEADERS + [(adapter.request_id_header, request_id)])
         end = "body"
         self._publish(200, "ok" if fault is None else f"fault {fault.kind}")

@@ -125,7 +125,8 @@ class Messages(FormatAdapter):
         return {"type": "error", "error": {"type": kind, "message": message}, "request_id": request_id}
 
     def inband_error(self, events: Events, sent: int, error, kind: str) -> list:
-        return [sse(self.render_error(error or ErrorReply.overloaded(), self.new_request_id()), "error")]
+        return [sse(self.render_error(error or ErrorReply.overloaded(), events.request_id or self.new_request_id()),
+                    "error")]
 
     def early_end(self, events: Events, sent: int) -> list:
         return [Frame(b'event: message_stop\ndata: {"type":"message_stop"}\n\n')]

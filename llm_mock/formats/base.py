@@ -48,6 +48,7 @@ class Events:
 
     frames: list
     context: Any = None
+    request_id: str = ""  # set by the handler: an in-band error repeats the response's id
 
 
 def sse(payload: dict, event: Optional[str] = None, chars: int = 0) -> Frame:
