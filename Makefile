@@ -29,4 +29,4 @@ fuzz: $(VENV)/.installed
 	LLM_MOCK_FUZZ_ITERATIONS=50000 $(VPY) -m pytest -q tests/test_fuzz.py
 
 clean:
-	rm -rf $(VENV) build *.egg-info
+	rm -rf $(VENV) .venv-sdk-old build *.egg-info
