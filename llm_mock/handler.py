@@ -22,6 +22,7 @@ from .faults import apply_fault
 from .formats import ADAPTERS, BY_NAME
 from .formats.base import Frame, dumps
 from .history import RecordedRequest
+from .http_head import HeadError, RequestDeadline, read_headers
 from .log import describe_reply, describe_request, shorten
 from .replies import ErrorReply, build_completion
 from .request import RequestError
@@ -40,30 +41,6 @@ class Rejected(Exception):
         self.close = close
 
 
-class _RequestDeadline(socket.SocketIO):
-    """A connection's reader: once a request's first byte is in, the rest (head and body) must follow
-    within `timeout`. The socket's timeout bounds each read alone: a client trickling a byte at a time
-    could otherwise hold a thread forever. `deadline = None` waits for the next request."""
-
-    def __init__(self, sock, timeout: float):
-        super().__init__(sock, "rb")
-        self.timeout, self.deadline = timeout, None
-
-    def readinto(self, buffer) -> int:
-        if self.deadline is None:
-            count = super().readinto(buffer)
-            self.deadline = time.monotonic() + self.timeout
-            return count
-        left = self.deadline - time.monotonic()
-        if left <= 0:
-            raise socket.timeout("the request did not arrive within the timeout")
-        self._sock.settimeout(min(left, self.timeout))
-        try:
-            return super().readinto(buffer)
-        finally:
-            self._sock.settimeout(self.timeout)
-
-
 class Handler(BaseHTTPRequestHandler):
     protocol_version = "HTTP/1.1"
     server_version = "llm_mock"
@@ -72,7 +49,7 @@ class Handler(BaseHTTPRequestHandler):
         self.timeout = self.server.app.options.timeout or 86400.0  # a timeout keeps the socket non-blocking for the pacer
         super().setup()
         self.rfile.close()
-        self.reader = _RequestDeadline(self.connection, self.timeout)
+        self.reader = RequestDeadline(self.connection, self.timeout)
         self.rfile = io.BufferedReader(self.reader)
         self.connection.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
         self.server.track(self.connection, True)
@@ -92,6 +69,30 @@ class Handler(BaseHTTPRequestHandler):
 
     def log_message(self, format: str, *args) -> None:  # the access log is ours (see `_log`)
         pass
+
+    def parse_request(self) -> bool:
+        """The request line and headers (`http_head`), keep-alive and `Expect: 100-continue`."""
+        self.command, self.close_connection = None, True
+        self.requestline = str(self.raw_requestline, "iso-8859-1").rstrip("\r\n")
+        words = self.requestline.split()
+        if len(words) != 3 or not words[2].startswith("HTTP/"):
+            self.send_error(400, f"Bad request line {self.requestline[:80]!r}.")
+            return False
+        self.command, self.path, self.request_version = words
+        if self.request_version not in ("HTTP/1.1", "HTTP/1.0"):
+            self.send_error(505, f"HTTP version {self.request_version} is not supported; use HTTP/1.1.")
+            return False
+        try:
+            self.headers = read_headers(self.rfile)
+        except HeadError as bad:
+            self.send_error(bad.status, bad.message)
+            return False
+        connection = self.headers.get("connection", "").lower()
+        self.close_connection = "close" in connection if self.request_version == "HTTP/1.1" \
+            else "keep-alive" not in connection
+        if self.headers.get("expect", "").lower() == "100-continue":
+            self.wfile.write(b"HTTP/1.1 100 Continue\r\n\r\n")
+        return True
 
     def send_error(self, code: int, message: str = None, explain: str = None) -> None:
         """Malformed request lines and oversized headers, answered in OpenAI's error shape."""
@@ -120,7 +121,7 @@ class Handler(BaseHTTPRequestHandler):
         body, request, rule, outcome = b"", None, None, "ok"
         resolution = None
         self._entry = entry = RecordedRequest(
-            adapter.name if route in ADAPTERS else None, method, self.path, tuple(self._header_pairs()), body,
+            adapter.name if route in ADAPTERS else None, method, self.path, self.headers.pairs, body,
             None, 0, time.time(), 0, outcome, None, _reparse)
         self._published = False
         try:
@@ -131,7 +132,7 @@ class Handler(BaseHTTPRequestHandler):
                     self._drain()
                     raise Rejected(405, f"Method {method} not allowed on {route}; use POST.")
                 body = entry.body = self._read_body(app.options.max_body_size)
-                request = adapter.parse(_json_object(body, self.headers.get("content-type")), self._header_dict(),
+                request = adapter.parse(_json_object(body, self.headers.get("content-type")), dict(self.headers.joined),
                                         self.path)
                 request.body = body
                 resolution = app.engine.resolve(request)
@@ -172,7 +173,7 @@ class Handler(BaseHTTPRequestHandler):
             adapter = BY_NAME["anthropic"]
             data = _json_object(self._read_body(app.options.max_body_size), self.headers.get("content-type"))
             data.setdefault("max_tokens", 1)  # the only field count_tokens does not take
-            body = {"input_tokens": adapter.parse(data, self._header_dict(), self.path).input_tokens}
+            body = {"input_tokens": adapter.parse(data, dict(self.headers.joined), self.path).input_tokens}
         else:
             self._drain()
             raise Rejected(404, f"Invalid URL ({method} {self.path})")
@@ -339,15 +340,6 @@ class Handler(BaseHTTPRequestHandler):
             self._read_body(self.server.app.options.max_body_size)
         except Rejected:
             self.close_connection = True
-
-    def _header_pairs(self) -> list:
-        return [(name.lower(), value) for name, value in self.headers.items()]
-
-    def _header_dict(self) -> dict:
-        headers: dict = {}
-        for name, value in self._header_pairs():
-            headers[name] = f"{headers[name]}, {value}" if name in headers else value
-        return headers
 
     def _guess_format(self):
         anthropic = "anthropic-version" in self.headers or "x-api-key" in self.headers

@@ -6,6 +6,7 @@ The schedule is absolute (start + offset) rather than a fixed sleep after each w
 from __future__ import annotations
 
 import random
+import time
 from email.utils import formatdate
 from http import HTTPStatus
 from typing import Optional
@@ -14,13 +15,21 @@ LAST_CHUNK = b"0\r\n\r\n"
 SSE_HEADERS = [("content-type", "text/event-stream; charset=utf-8"), ("cache-control", "no-cache")]
 
 
+_REASONS = {status.value: status.phrase for status in HTTPStatus}
+_REASONS[529] = "Site Overloaded"
+_date = [0, ""]  # (second, formatted): the Date header changes once a second
+
+
+def _http_date() -> str:
+    now = int(time.time())
+    if _date[0] != now:
+        _date[:] = [now, formatdate(now, usegmt=True)]
+    return _date[1]
+
+
 def response_head(status: int, headers: list, length: Optional[int] = None) -> bytes:
     """Status line and headers; `Content-Length` when `length` is given, else chunked."""
-    try:
-        reason = HTTPStatus(status).phrase
-    except ValueError:
-        reason = {529: "Site Overloaded"}.get(status, "Unknown")
-    lines = [f"HTTP/1.1 {status} {reason}", f"date: {formatdate(usegmt=True)}"]
+    lines = [f"HTTP/1.1 {status} {_REASONS.get(status, 'Unknown')}", f"date: {_http_date()}"]
     lines.extend(f"{name}: {value}" for name, value in headers)
     lines.append(f"content-length: {length}" if length is not None else "transfer-encoding: chunked")
     return ("\r\n".join(lines) + "\r\n\r\n").encode("latin-1", "replace")

@@ -6,7 +6,7 @@ a list of SSE frames out. It knows no socket, no rule engine and no CLI.
 from __future__ import annotations
 
 import json
-import random
+import os
 import string
 from dataclasses import dataclass
 from typing import Any, Optional
@@ -15,22 +15,29 @@ from ..replies import Completion, ErrorReply
 
 _ALNUM = string.ascii_letters + string.digits
 _BASE58 = "123456789ABCDEFGHJKLMNPQRSTUVWXYZabcdefghijkmnopqrstuvwxyz"
-_HEX = "0123456789abcdef"
 
 dumps = json.JSONEncoder(ensure_ascii=False, separators=(",", ":")).encode
 """Compact JSON with raw UTF-8, as the real APIs send it."""
 
 
-def random_id(prefix: str, length: int, alphabet: str = _ALNUM) -> str:
-    return prefix + "".join(random.choices(alphabet, k=length))
+def _table(alphabet: str) -> bytes:
+    """Maps each byte value to a character of `alphabet`: random bytes become an id in one call."""
+    return bytes(ord(alphabet[i % len(alphabet)]) for i in range(256))
+
+
+_ALNUM_TABLE, _BASE58_TABLE = _table(_ALNUM), _table(_BASE58)
+
+
+def random_id(prefix: str, length: int, table: bytes = _ALNUM_TABLE) -> str:
+    return prefix + os.urandom(length).translate(table).decode("ascii")
 
 
 def hex_id(prefix: str, length: int = 48) -> str:
-    return prefix + "".join(random.choices(_HEX, k=length))
+    return prefix + os.urandom(length // 2).hex()
 
 
 def base58_id(prefix: str, length: int = 22) -> str:
-    return random_id(prefix, length, _BASE58)
+    return random_id(prefix, length, _BASE58_TABLE)
 
 
 @dataclass

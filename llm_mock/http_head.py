@@ -1,0 +1,97 @@
+"""Reading an HTTP/1.1 request head: quickly, and within bounds.
+
+The standard library parses headers with the `email` package, which costs more than everything
+else a request needs; a request head is simpler than a mail message. Limits match the standard
+library's (65 536 bytes a line, 100 headers); a client that trickles its request is cut off.
+"""
+from __future__ import annotations
+
+import socket
+import time
+
+MAX_LINE = 65536
+MAX_HEADERS = 100
+
+
+class HeadError(Exception):
+    """A request head that cannot be served; answered with `status` and the connection closed."""
+
+    def __init__(self, status: int, message: str):
+        super().__init__(message)
+        self.status, self.message = status, message
+
+
+class Headers:
+    """Request headers: names lower-cased, repeated headers joined with ", " (as rules see them)."""
+
+    __slots__ = ("pairs", "joined")
+
+    def __init__(self, pairs: list):
+        self.pairs = tuple(pairs)
+        joined: dict = {}
+        for name, value in self.pairs:
+            joined[name] = f"{joined[name]}, {value}" if name in joined else value
+        self.joined = joined
+
+    def get(self, name: str, default=None):
+        return self.joined.get(name.lower(), default)
+
+    def __contains__(self, name: str) -> bool:
+        return name.lower() in self.joined
+
+    def items(self):
+        return self.pairs
+
+
+def read_headers(rfile) -> Headers:
+    """The header lines after the request line, up to the blank line."""
+    buffered = rfile.peek(MAX_LINE)
+    end = buffered.find(b"\r\n\r\n")
+    if end >= 0 and end < MAX_LINE and buffered[:2] != b"\r\n":  # the whole head is in: split it at once
+        lines = rfile.read(end + 4)[:end].split(b"\r\n")
+        if len(lines) > MAX_HEADERS:
+            raise HeadError(431, f"Too many request headers (more than {MAX_HEADERS}).")
+        return Headers([_header(line) for line in lines])
+    pairs = []
+    while True:
+        line = rfile.readline(MAX_LINE + 1)
+        if len(line) > MAX_LINE:
+            raise HeadError(431, "Request header line too long.")
+        if line in (b"\r\n", b"\n", b""):
+            return Headers(pairs)
+        if len(pairs) >= MAX_HEADERS:
+            raise HeadError(431, f"Too many request headers (more than {MAX_HEADERS}).")
+        pairs.append(_header(line.rstrip(b"\r\n")))
+
+
+def _header(line: bytes) -> tuple:
+    name, colon, value = line.decode("iso-8859-1").partition(":")
+    if not colon or not name or name != name.strip():
+        raise HeadError(400, f"Malformed request header line {line[:80]!r}.")
+    return name.lower(), value.strip()
+
+
+class RequestDeadline(socket.SocketIO):
+    """A connection's reader: once a request's first byte is in, the rest (head and body) must follow
+    within `timeout`. The socket's timeout bounds each read alone: a client trickling a byte at a time
+    could otherwise hold a thread forever. `deadline = None` waits for the next request."""
+
+    def __init__(self, sock, timeout: float):
+        super().__init__(sock, "rb")
+        self.timeout, self.deadline = timeout, None
+
+    def readinto(self, buffer) -> int:
+        if self.deadline is None:
+            count = super().readinto(buffer)
+            self.deadline = time.monotonic() + self.timeout
+            return count
+        left = self.deadline - time.monotonic()
+        if left <= 0:
+            raise socket.timeout("the request did not arrive within the timeout")
+        if left > self.timeout / 2:  # plenty left: the socket's own timeout is bound enough
+            return super().readinto(buffer)
+        self._sock.settimeout(left)
+        try:
+            return super().readinto(buffer)
+        finally:
+            self._sock.settimeout(self.timeout)
