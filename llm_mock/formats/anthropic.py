@@ -3,7 +3,7 @@ from __future__ import annotations
 
 from ..replies import Completion, ErrorReply, thinking_signature
 from ..request import Message, MockRequest, RequestError, ToolDef, finish, optional, require, text_of
-from .base import Events, FormatAdapter, Frame, base58_id, dumps, sse
+from .base import Events, FormatAdapter, Frame, base58_id, deltas, dumps, sse
 
 STOP_REASONS = {"stop": "end_turn", "tool_calls": "tool_use", "length": "max_tokens", "content_filter": "refusal"}
 ERROR_TYPES = {400: "invalid_request_error", 401: "authentication_error", 402: "billing_error",
@@ -82,11 +82,9 @@ class Messages(FormatAdapter):
     def render_events(self, request: MockRequest, c: Completion) -> Events:
         frames = [sse({"type": "message_start", "message": self._message(request, c, [], False)}, "message_start")]
 
-        def deltas(index: int, kind: str, key: str, pieces: list) -> None:
-            head = f'event: content_block_delta\ndata: {{"type":"content_block_delta","index":{index},' \
-                   f'"delta":{{"type":"{kind}","{key}":'
-            for piece in pieces:
-                frames.append(Frame(f"{head}{dumps(piece)}}}}}\n\n".encode("utf-8"), len(piece)))
+        def block_deltas(index: int, kind: str, key: str, pieces: list) -> None:
+            frames.extend(deltas(pieces, f'event: content_block_delta\ndata: {{"type":"content_block_delta",'
+                                         f'"index":{index},"delta":{{"type":"{kind}","{key}":', "}}\n\n"))
 
         for index, block in enumerate(self._blocks(c)):
             kind = block["type"]
@@ -98,14 +96,14 @@ class Messages(FormatAdapter):
             if index == 0:
                 frames.append(Frame(b'event: ping\ndata: {"type":"ping"}\n\n'))
             if kind == "thinking":
-                deltas(index, "thinking_delta", "thinking", c.chunks(block["thinking"]))
+                block_deltas(index, "thinking_delta", "thinking", c.chunks(block["thinking"]))
                 frames.append(sse({"type": "content_block_delta", "index": index,
                                    "delta": {"type": "signature_delta", "signature": block["signature"]}},
                                   "content_block_delta"))
             elif kind == "text":
-                deltas(index, "text_delta", "text", c.chunks(block["text"]))
+                block_deltas(index, "text_delta", "text", c.chunks(block["text"]))
             else:
-                deltas(index, "input_json_delta", "partial_json", [""] + c.chunks(dumps(block["input"])))
+                block_deltas(index, "input_json_delta", "partial_json", [""] + c.chunks(dumps(block["input"])))
             frames.append(sse({"type": "content_block_stop", "index": index}, "content_block_stop"))
         frames.append(sse({"type": "message_delta",
                            "delta": {"stop_reason": STOP_REASONS[c.finish], "stop_sequence": None, "stop_details": None},

@@ -19,6 +19,14 @@ _BASE58 = "123456789ABCDEFGHJKLMNPQRSTUVWXYZabcdefghijkmnopqrstuvwxyz"
 dumps = json.JSONEncoder(ensure_ascii=False, separators=(",", ":")).encode
 """Compact JSON with raw UTF-8, as the real APIs send it."""
 
+quote = json.encoder.encode_basestring
+"""A string as a JSON string literal (what `dumps` does for a str, without its overhead)."""
+
+
+def deltas(pieces: list, before: str, after: str) -> list:
+    """One frame per piece: `before` + the piece as JSON + `after`, the template built once."""
+    return [Frame((before + quote(piece) + after).encode("utf-8"), len(piece)) for piece in pieces]
+
 
 def _table(alphabet: str) -> bytes:
     """Maps each byte value to a character of `alphabet`: random bytes become an id in one call."""

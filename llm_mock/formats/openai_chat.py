@@ -5,7 +5,7 @@ import time
 
 from ..replies import Completion, ErrorReply
 from ..request import Message, MockRequest, RequestError, ToolDef, finish, optional, require, text_of
-from .base import Events, FormatAdapter, Frame, dumps, openai_error_body, random_id
+from .base import Events, FormatAdapter, Frame, deltas, dumps, openai_error_body, random_id
 
 ROLES = {"system": "system", "developer": "system", "user": "user", "assistant": "assistant",
          "tool": "tool", "function": "tool"}
@@ -57,20 +57,20 @@ class ChatCompletions(FormatAdapter):
         envelope = dumps({"id": random_id("chatcmpl-", 29), "object": "chat.completion.chunk",
                           "created": int(time.time()), "model": request.model,
                           "service_tier": "default", "system_fingerprint": FINGERPRINT})
-        prefix = ("data: " + envelope[:-1] + ',"choices":[{"index":').encode("utf-8")
-        suffix = (',"usage":null}\n\n' if request.include_usage else "}\n\n").encode("utf-8")
+        prefix = "data: " + envelope[:-1] + ',"choices":[{"index":'
+        suffix = ',"usage":null}\n\n' if request.include_usage else "}\n\n"
         frames = []
         tool_ids = [_call_id(t) for t in c.tools]  # the same ids in every choice, as n>1 replays one reply
 
         def chunk(index: int, delta: str, finish_reason: str = "null", chars: int = 0) -> None:
-            tail = f',"delta":{delta},"logprobs":null,"finish_reason":{finish_reason}}}]'
-            frames.append(Frame(prefix + f"{index}{tail}".encode("utf-8") + suffix, chars))
+            frames.append(Frame(f'{prefix}{index},"delta":{delta},"logprobs":null,"finish_reason":{finish_reason}}}]'
+                                f"{suffix}".encode("utf-8"), chars))
 
         for index in range(request.n):
             if c.emits_text:
                 chunk(index, '{"role":"assistant","content":"","refusal":null}')
-                for piece in c.chunks(c.text):
-                    chunk(index, '{"content":' + dumps(piece) + "}", chars=len(piece))
+                frames.extend(deltas(c.chunks(c.text), f'{prefix}{index},"delta":{{"content":',
+                                     f'}},"logprobs":null,"finish_reason":null}}]{suffix}'))
             elif not c.tools:  # reasoning only: Chat Completions carries no reasoning, just the role
                 chunk(index, '{"role":"assistant","content":null,"refusal":null}')
             for position, (tool, call_id) in enumerate(zip(c.tools, tool_ids)):
@@ -87,8 +87,8 @@ class ChatCompletions(FormatAdapter):
         for index in range(request.n):
             chunk(index, "{}", '"' + c.finish + '"')
         if request.include_usage:
-            frames.append(Frame(prefix[:-len(b'[{"index":')] + b"[]," + b'"usage":' +
-                                dumps(_usage(c)).encode("utf-8") + b"}\n\n"))
+            envelope_only = prefix[:prefix.rindex("[")]  # `data: {…,"choices":`
+            frames.append(Frame(f'{envelope_only}[],"usage":{dumps(_usage(c))}}}\n\n'.encode("utf-8")))
         return Events(frames)
 
     # -- errors ------------------------------------------------------------------------------

@@ -7,7 +7,7 @@ from dataclasses import replace
 
 from ..replies import Completion, ErrorReply
 from ..request import Message, MockRequest, RequestError, ToolDef, finish, optional, text_of
-from .base import Events, FormatAdapter, Frame, dumps, hex_id, openai_error_body, random_id, sse
+from .base import Events, FormatAdapter, Frame, dumps, hex_id, openai_error_body, quote, random_id, sse
 
 ROLES = {"user": "user", "assistant": "assistant", "system": "system", "developer": "system"}
 USER_TOOL_TYPES = ("function", "custom")
@@ -120,10 +120,10 @@ class Responses(FormatAdapter):
             frames.append(sse({"type": kind, "sequence_number": len(frames), **payload}, kind, chars))
 
         def deltas(kind: str, head: str, pieces: list, tail: str = "}") -> None:
-            for piece in pieces:  # one template per delta kind: only the sequence number and piece vary
-                frames.append(Frame(
-                    f'event: {kind}\ndata: {{"type":"{kind}","sequence_number":{len(frames)},{head}'
-                    f'"delta":{dumps(piece)}{tail}\n\n'.encode("utf-8"), len(piece)))
+            before, middle = f'event: {kind}\ndata: {{"type":"{kind}","sequence_number":', f',{head}"delta":'
+            after, start = tail + "\n\n", len(frames)  # one template per kind: the number and the piece vary
+            frames.extend(Frame(f"{before}{start + i}{middle}{quote(piece)}{after}".encode("utf-8"), len(piece))
+                          for i, piece in enumerate(pieces))
 
         snapshot = self._response(request, rid, created, "in_progress", [])
         emit("response.created", response=snapshot)
