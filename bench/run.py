@@ -20,6 +20,12 @@ The server runs in its own process (bench/launcher.py) pinned to one core, the l
 bytes llm_mock sent, from a minimal asyncio responder; its rounds alternate with llm_mock's, and
 targets read as ratios to it, because a shared 2-core machine is too noisy for absolute numbers.
 With `wrk` on the PATH, the 32-connection JSON row is measured with it too.
+
+Reading the table: the ceiling is usually bound by the load generator (one Python core), not by
+its own work, so a throughput ratio also moves with how fast the client side happens to run. The
+"server CPU per request" rows (user + system time of the server process over the round, divided by
+the requests it answered) compare the two servers' own cost directly and are the steadier numbers
+on a busy machine. Latency rows show the ceiling's value as the floor this client can observe.
 """
 from __future__ import annotations
 
