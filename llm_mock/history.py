@@ -16,7 +16,8 @@ class RecordedRequest:
     def __init__(self, format: Optional[str], method: str, path: str, headers: tuple, body: bytes,
                  rule: Optional[str], status: int, timestamp: float, duration_ms: float, outcome: str,
                  request: Any = None, parse: Optional[Callable] = None):
-        self.format, self.method, self.path, self._headers = format, method, path, headers
+        self.format, self.method, self.path = format, method, path
+        self._headers = "\n".join(f"{name}:{value}" for name, value in headers)  # one string, not 2n+1 objects
         self.body, self.rule, self.status, self.timestamp = body, rule, status, timestamp
         self.duration_ms, self.outcome, self._request, self._parse = duration_ms, outcome, request, parse
 
@@ -24,7 +25,8 @@ class RecordedRequest:
     def headers(self) -> dict:
         """Lower-cased names; a repeated header's values joined with ", ", as the rules saw them."""
         headers: dict = {}
-        for name, value in self._headers:
+        for line in self._headers.split("\n") if self._headers else ():
+            name, _, value = line.partition(":")
             headers[name] = f"{headers[name]}, {value}" if name in headers else value
         return headers
 
