@@ -22,7 +22,7 @@ from .faults import apply_fault
 from .formats import ADAPTERS, BY_NAME
 from .formats.base import Frame, dumps
 from .history import RecordedRequest
-from .http_head import HeadError, RequestDeadline, read_headers
+from .http_head import HeadError, RequestDeadline, read_body, read_headers
 from .log import describe_reply, describe_request, shorten
 from .replies import ErrorReply, build_completion
 from .request import RequestError
@@ -299,41 +299,10 @@ class Handler(BaseHTTPRequestHandler):
         self.wfile.write(response_head(error.status, headers, len(body)) + body)
 
     def _read_body(self, limit: int) -> bytes:
-        if "chunked" in self.headers.get("transfer-encoding", "").lower():
-            return self._read_chunked(limit)
-        length = self.headers.get("content-length")
-        if length is None:
-            return b""
         try:
-            size = int(length)
-            if size < 0:
-                raise ValueError
-        except ValueError:
-            raise Rejected(400, f"Invalid Content-Length header: {length!r}", close=True)
-        if size > limit:
-            raise Rejected(413, f"Request body of {size} bytes exceeds the limit of {limit} bytes.", close=True)
-        body = self.rfile.read(size)
-        if len(body) < size:
-            raise Rejected(400, "Request body ended before Content-Length bytes arrived.", close=True)
-        return body
-
-    def _read_chunked(self, limit: int) -> bytes:
-        parts, total = [], 0
-        while True:
-            line = self.rfile.readline(1024)
-            try:
-                size = int(line.split(b";", 1)[0].strip(), 16)
-            except ValueError:
-                raise Rejected(400, "Malformed chunked request body.", close=True)
-            if size == 0:
-                while self.rfile.readline(1024).strip():  # trailers
-                    pass
-                return b"".join(parts)
-            total += size
-            if total > limit:
-                raise Rejected(413, f"Request body exceeds the limit of {limit} bytes.", close=True)
-            parts.append(self.rfile.read(size))
-            self.rfile.readline(1024)
+            return read_body(self.rfile, self.headers, limit)
+        except HeadError as bad:
+            raise Rejected(bad.status, bad.message, close=True) from None
 
     def _drain(self) -> None:
         try:

@@ -1,4 +1,4 @@
-"""Reading an HTTP/1.1 request head: quickly, and within bounds.
+"""Reading an HTTP/1.1 request, head and body: quickly, and within bounds.
 
 The standard library parses headers with the `email` package, which costs more than everything
 else a request needs; a request head is simpler than a mail message. Limits match the standard
@@ -69,6 +69,43 @@ def _header(line: bytes) -> tuple:
     if not colon or not name or name != name.strip():
         raise HeadError(400, f"Malformed request header line {line[:80]!r}.")
     return name.lower(), value.strip()
+
+
+def read_body(rfile, headers: Headers, limit: int) -> bytes:
+    """The body, by Content-Length or chunked; at most `limit` bytes (else 413)."""
+    if "chunked" in headers.get("transfer-encoding", "").lower():
+        return _read_chunked(rfile, limit)
+    length = headers.get("content-length")
+    if length is None:
+        return b""
+    if not (length.isascii() and length.isdigit()):
+        raise HeadError(400, f"Invalid Content-Length header: {length!r}")
+    size = int(length)
+    if size > limit:
+        raise HeadError(413, f"Request body of {size} bytes exceeds the limit of {limit} bytes.")
+    body = rfile.read(size)
+    if len(body) < size:
+        raise HeadError(400, "Request body ended before Content-Length bytes arrived.")
+    return body
+
+
+def _read_chunked(rfile, limit: int) -> bytes:
+    parts, total = [], 0
+    while True:
+        line = rfile.readline(1024)
+        try:
+            size = int(line.split(b";", 1)[0].strip(), 16)
+        except ValueError:
+            raise HeadError(400, "Malformed chunked request body.") from None
+        if size == 0:
+            while rfile.readline(1024).strip():  # trailers
+                pass
+            return b"".join(parts)
+        total += size
+        if total > limit:
+            raise HeadError(413, f"Request body exceeds the limit of {limit} bytes.")
+        parts.append(rfile.read(size))
+        rfile.readline(1024)
 
 
 class RequestDeadline(socket.SocketIO):
