@@ -11,6 +11,7 @@ from __future__ import annotations
 import functools
 import json
 import sys
+from pathlib import Path
 
 TEXT = "The mock speaks in small pieces."
 REASONING = "Weigh the question first, then answer it."
@@ -288,11 +289,10 @@ def vendored() -> dict:
 
     import llm_mock
 
-    try:
-        importlib.metadata.distribution("llm-mock")
-        installed = True
-    except importlib.metadata.PackageNotFoundError:
-        installed = False
+    repo = Path(llm_mock.__file__).resolve().parent.parent
+    # an editable install leaves llm_mock.egg-info in the repo itself: only metadata elsewhere counts
+    installed = any(Path(dist.locate_file("")).resolve() != repo for dist in importlib.metadata.distributions()
+                    if (dist.metadata["Name"] or "").lower() in ("llm-mock", "llm_mock"))
     with llm_mock.MockServer() as server:
         server.when("vendored").reply("served by a vendored copy")
         client = openai.OpenAI(base_url=server.url + "/v1", api_key="sk-test", max_retries=0,
