@@ -244,12 +244,12 @@ class Handler(BaseHTTPRequestHandler):
                 return 200, f"fault {fault.kind}"
         offsets = schedule(frames, options.latency or 0, options.ttft or 0, options.tokens_per_second or 0,
                            options.jitter or 0, app.jitter_rng())
-        chunks = [chunk(frame.data) for frame in frames]
         last = LAST_CHUNK if end == "body" else b""
-        if offsets is None:  # unpaced: the whole response in one write
-            self.wfile.write(head + b"".join(chunks) + last)
+        if offsets is None:  # unpaced: the whole response, one chunk, one write
+            body = b"".join(frame.data for frame in frames)
+            self.wfile.write(head + (chunk(body) if body else b"") + last)
         else:
-            app.pacer.send(self.connection, head, chunks, offsets, last)
+            app.pacer.send(self.connection, head, [chunk(frame.data) for frame in frames], offsets, last)
         if end != "body":
             self._end_connection(end, b"", fault)
         return 200, "ok" if fault is None else f"fault {fault.kind}"

@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import http.client
 import json
+import os
 import socket
 import time
 
@@ -74,3 +75,8 @@ def wait_for(predicate, timeout: float = 3.0, interval: float = 0.01) -> bool:
     while not (ok := predicate()) and time.monotonic() < deadline:
         time.sleep(interval)
     return ok
+
+
+def os_threads() -> int:
+    """Threads of this process as the OS counts them (connection threads are not `threading` objects)."""
+    return len(os.listdir("/proc/self/task"))

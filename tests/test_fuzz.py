@@ -8,11 +8,10 @@ from __future__ import annotations
 import collections
 import http.client
 import os
-import threading
 
 from fuzz_corpus import Mutator
 from llm_mock import MockServer
-from raw_http import BODIES, connect, post, wait_for
+from raw_http import BODIES, connect, os_threads, post, wait_for
 
 ITERATIONS = int(os.environ.get("LLM_MOCK_FUZZ_ITERATIONS", "3000"))
 SEED = int(os.environ.get("LLM_MOCK_FUZZ_SEED", "20261125"))
@@ -23,7 +22,7 @@ REQUEST_TIMEOUT = 10  # seconds: a request that takes longer is a hang
 def test_fuzzed_requests_never_break_the_server():
     with MockServer() as server:
         server.when("hi").reply("hello", chunk_size=2)
-        baseline = threading.active_count()
+        baseline = os_threads()
         mutator = Mutator(SEED)
         conns = [connect(server, REQUEST_TIMEOUT) for _ in range(CONNECTIONS)]
         statuses, failures = collections.Counter(), []
@@ -50,6 +49,6 @@ def test_fuzzed_requests_never_break_the_server():
             assert status == 200
         for conn in conns:
             conn.close()
-        assert wait_for(lambda: threading.active_count() <= baseline, timeout=5), \
-            f"{threading.active_count()} threads, {baseline} before the fuzzing"
+        assert wait_for(lambda: os_threads() <= baseline, timeout=5), \
+            f"{os_threads()} threads, {baseline} before the fuzzing"
         assert server.history.count() == min(ITERATIONS + len(BODIES), server.options.history_limit)
