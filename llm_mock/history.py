@@ -1,7 +1,6 @@
 """The request journal: every request, bounded, stored compactly and parsed again only on access."""
 from __future__ import annotations
 
-import threading
 from collections import deque
 from typing import Any, Callable, Iterator, Optional
 
@@ -66,7 +65,6 @@ class RequestHistory:
 
     def __init__(self, limit: int = 10_000):
         self._entries: deque = deque(maxlen=limit if limit and limit > 0 else None)
-        self._lock = threading.Lock()
 
     def record(self, entry: RecordedRequest) -> None:
         self._entries.append(entry)

@@ -9,7 +9,7 @@ import signal
 import socket
 import socketserver
 import threading
-from dataclasses import dataclass, field, fields, replace
+from dataclasses import dataclass, fields, replace
 from http.server import ThreadingHTTPServer
 from typing import Any, Optional
 

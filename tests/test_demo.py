@@ -6,7 +6,6 @@ import json
 import time
 
 import anthropic
-import openai
 import pytest
 
 from llm_mock.cli import main

@@ -7,7 +7,7 @@ from dataclasses import replace
 
 from ..replies import Completion, ErrorReply
 from ..request import Message, MockRequest, RequestError, ToolDef, finish, optional, text_of
-from .base import Events, FormatAdapter, Frame, dumps, hex_id, openai_error_body, quote, random_id, sse
+from .base import Events, FormatAdapter, Frame, hex_id, openai_error_body, quote, random_id, sse
 
 ROLES = {"user": "user", "assistant": "assistant", "system": "system", "developer": "system"}
 USER_TOOL_TYPES = ("function", "custom")
