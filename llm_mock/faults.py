@@ -26,6 +26,10 @@ class Cut:
     end: str = "body"
 
 
+CONNECTION_END = {"disconnect": "close", "reset": "reset", "stall": "stall"}
+"""How each transport fault ends the connection (see `Cut.end`)."""
+
+
 def cut_index(frames: list, fault: Fault) -> int:
     """Index of the first frame not sent: after `after_events`, or once `after_chars` characters of
     text went out; halfway through the stream when neither is given."""
@@ -58,7 +62,7 @@ def apply_fault(adapter, events: Events, fault: Fault) -> Cut:
     if kind == "malformed":
         tail = frames[at:] + ([Frame(adapter.terminator)] if adapter.terminator else [])
         return Cut(head + [Frame(adapter.malformed)] + tail)
-    return Cut(head, {"disconnect": "close", "reset": "reset", "stall": "stall"}[kind])
+    return Cut(head, CONNECTION_END[kind])
 
 
 @dataclass

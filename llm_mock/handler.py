@@ -18,7 +18,7 @@ from http.server import BaseHTTPRequestHandler
 
 from . import catalog
 from .engine import RuleError
-from .faults import apply_fault
+from .faults import CONNECTION_END, apply_fault
 from .formats import ADAPTERS, BY_NAME
 from .formats.base import Frame, dumps
 from .history import RecordedRequest
@@ -200,6 +200,7 @@ class Handler(BaseHTTPRequestHandler):
         return self._json(adapter, request, completion, options, fault, request_id)
 
     def _json(self, adapter, request, completion, options, fault, request_id: str) -> tuple:
+        outcome = "ok" if fault is None else f"fault {fault.kind}"
         body = dumps(adapter.render_json(request, completion)).encode("utf-8")
         delay = (options.ttft or 0) / 1000
         if options.tokens_per_second:
@@ -210,8 +211,8 @@ class Handler(BaseHTTPRequestHandler):
         if fault is not None and fault.kind not in ("incomplete",):
             if fault.kind in ("error", "failed"):
                 error = fault.error or ErrorReply(500)
-                self._send_error(adapter, error, request_id, f"fault {fault.kind}")
-                return error.status, f"fault {fault.kind}"
+                self._send_error(adapter, error, request_id, outcome)
+                return error.status, outcome
             if fault.kind == "empty":
                 body = b""
             elif fault.kind == "malformed":
@@ -219,19 +220,19 @@ class Handler(BaseHTTPRequestHandler):
             else:  # disconnect, truncate, stall, reset: part of the body (or nothing), then the end
                 sent = response_head(200, headers, len(body)) + body[: len(body) // 2] \
                     if fault.kind == "truncate" else b""
-                self._publish(200, f"fault {fault.kind}")
-                self._end_connection("close" if fault.kind == "truncate" else _END[fault.kind], sent, fault)
-                return 200, f"fault {fault.kind}"
-        self._publish(200, "ok" if fault is None else f"fault {fault.kind}")
+                self._publish(200, outcome)
+                self._end_connection("close" if fault.kind == "truncate" else CONNECTION_END[fault.kind], sent, fault)
+                return 200, outcome
+        self._publish(200, outcome)
         self.wfile.write(response_head(200, headers, len(body)) + body)
-        return 200, "ok" if fault is None else f"fault {fault.kind}"
+        return 200, outcome
 
     def _stream(self, app, adapter, request, completion, options, fault, request_id: str) -> tuple:
         events = adapter.render_events(request, completion)
         events.request_id = request_id
         head = response_head(200, SSE_HEADERS + [(adapter.request_id_header, request_id)])
-        end = "body"
-        self._publish(200, "ok" if fault is None else f"fault {fault.kind}")
+        end, outcome = "body", "ok" if fault is None else f"fault {fault.kind}"
+        self._publish(200, outcome)
         if fault is None:
             frames = events.frames
             if adapter.terminator:
@@ -241,7 +242,7 @@ class Handler(BaseHTTPRequestHandler):
             frames, end = cut.frames, cut.end
             if end in ("close", "reset") and not frames and fault.after_events == 0:
                 self._end_connection(end, b"", fault)  # no response at all: a connection error
-                return 200, f"fault {fault.kind}"
+                return 200, outcome
         offsets = schedule(frames, options.latency or 0, options.ttft or 0, options.tokens_per_second or 0,
                            options.jitter or 0, app.jitter_rng())
         last = LAST_CHUNK if end == "body" else b""
@@ -252,7 +253,7 @@ class Handler(BaseHTTPRequestHandler):
             app.pacer.send(self.connection, head, [chunk(frame.data) for frame in frames], offsets, last)
         if end != "body":
             self._end_connection(end, b"", fault)
-        return 200, "ok" if fault is None else f"fault {fault.kind}"
+        return 200, outcome
 
     def _end_connection(self, how: str, data: bytes, fault) -> None:
         """Finish a faulty response: close, reset, or stall then close."""
@@ -324,9 +325,6 @@ class Handler(BaseHTTPRequestHandler):
             app.log.debug(f"  request: {describe_request(request)}")
             if resolution is not None:
                 app.log.debug(f"  reply: {describe_reply(resolution.reply)}")
-
-
-_END = {"disconnect": "close", "reset": "reset", "stall": "stall"}
 
 
 def _json_object(body: bytes, content_type) -> dict:
