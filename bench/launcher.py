@@ -13,11 +13,10 @@ import pstats
 import threading
 import time
 
-from procs import pin, raise_fd_limit, serve_until_stdin_closes
-from workloads import WORKLOADS
-
 from llm_mock import MockServer
 from llm_mock import server as server_module
+from procs import pin, raise_fd_limit, serve_until_stdin_closes
+from workloads import WORKLOADS
 
 
 def profile_connections(out: str):

@@ -87,7 +87,7 @@ class LoadResult:
 class _LoopClient(asyncio.Protocol):
     """One keep-alive connection that sends the next request as soon as a response completes."""
 
-    def __init__(self, run: "_ClosedLoop"):
+    def __init__(self, run: _ClosedLoop):
         self.run, self.buffer, self.sent_at, self.transport = run, b"", 0.0, None
         self.waiting = False
 

@@ -79,7 +79,7 @@ class Child:
             out = ""
         return out
 
-    def __enter__(self) -> "Child":
+    def __enter__(self) -> Child:
         return self
 
     def __exit__(self, *exc) -> None:
@@ -123,7 +123,7 @@ class PeakSampler:
             self.peak_threads = max(self.peak_threads, status.get("threads", 0))
             self.peak_rss = max(self.peak_rss, status.get("rss_mib", 0.0))
 
-    def __enter__(self) -> "PeakSampler":
+    def __enter__(self) -> PeakSampler:
         self._thread.start()
         return self
 

@@ -38,8 +38,17 @@ import sys
 import time
 
 from procs import CLIENT_CPU, Child, cpus, pin, raise_fd_limit
-from scenarios import (Settings, accuracy, capture, ceiling_file, cold_start, json_throughput, many_streams,
-                       memory, sse_throughput)
+from scenarios import (
+    Settings,
+    accuracy,
+    capture,
+    ceiling_file,
+    cold_start,
+    json_throughput,
+    many_streams,
+    memory,
+    sse_throughput,
+)
 from wrk import wrk_rows
 
 SCENARIOS = ("cold", "json", "sse", "streams", "accuracy", "memory")

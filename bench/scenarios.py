@@ -11,8 +11,9 @@ import subprocess
 import sys
 import tempfile
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Callable, Optional
+from typing import Optional
 
 from loadgen import closed_loop, fetch, response_end, split_response, timed_streams
 from procs import BENCH_DIR, REPO, SERVER_CPU, Child, PeakSampler, child_env, cpu_seconds, pin
@@ -77,6 +78,11 @@ def at_least(ratio: float) -> Callable:
 
 def at_most(limit: float) -> Callable:
     return lambda value, ceiling: value is not None and value <= limit
+
+
+def unless_failed(failed: str, check: Callable) -> Callable:
+    """`check`, and no request of the rounds failed."""
+    return lambda value, ceiling: not failed and check(value, ceiling)
 
 
 def row(name: str, samples: Samples, unit: str, target: str = "", check: Optional[Callable] = None,
@@ -160,7 +166,7 @@ def _first_answer(port: int, request: bytes, deadline: float) -> bytes:
             break
         except OSError:
             if time.perf_counter() > deadline:
-                raise TimeoutError("the CLI never listened")
+                raise TimeoutError("the CLI never listened") from None
             time.sleep(0.0005)
     with conn:
         conn.sendall(request)
@@ -280,9 +286,8 @@ def json_throughput(settings: Settings, samples: dict, ceiling: Child) -> list:
             p99 = Samples([percentile(r.latencies, 99) * 1000 for r in mock],
                           [percentile(r.latencies, 99) * 1000 for r in top])
             failed = _failures(mock)
-            check = at_least(ratio)
             rows += [row(f"JSON req/s, {connections} conn", rate, "req/s", f">= {ratio} x ceiling",
-                         (lambda v, c: not failed and check(v, c)), failed),
+                         unless_failed(failed, at_least(ratio)), failed),
                      row(f"JSON p50 latency, {connections} conn", p50, "ms"),
                      row(f"JSON p99 latency, {connections} conn", p99, "ms"),
                      _cpu_row(f"JSON server CPU per request, {connections} conn", mock, top)]
@@ -298,18 +303,17 @@ def sse_throughput(settings: Settings, samples: dict, ceiling: Child) -> list:
             rate = Samples([r.rate for r in mock], [r.rate for r in top])
             events = Samples([r.rate * sample["events"] for r in mock], [r.rate * sample["events"] for r in top])
             failed = _failures(mock)
-            check = at_least(0.13)
             rows += [row(f"SSE {fmt}: streams/s ({SSE_CONNECTIONS} conn)", rate, "req/s"),
                      _cpu_row(f"SSE {fmt}: server CPU per stream", mock, top),
                      row(f"SSE {fmt}: events/s ({sample['events']} per stream)", events, "ev/s",
-                         ">= 0.13 x ceiling", (lambda v, c: not failed and check(v, c)), failed)]
+                         ">= 0.13 x ceiling", unless_failed(failed, at_least(0.13)), failed)]
     return rows
 
 
 # -- 4. many paced streams --------------------------------------------------------------------
 def _stream_stats(timings: list, wall: float) -> dict:
     done = [t for t in timings if t.ok]
-    gaps = [later - earlier for t in done for earlier, later in zip(t.event_times, t.event_times[1:])]
+    gaps = [later - earlier for t in done for earlier, later in zip(t.event_times, t.event_times[1:], strict=False)]
     return {"completed": len(done), "failed": len(timings) - len(done), "wall_s": wall,
             "gap_p50_ms": percentile(gaps, 50) * 1000, "gap_p99_ms": percentile(gaps, 99) * 1000,
             "ttfb_p99_ms": percentile([t.ttfb for t in done], 99) * 1000,
@@ -370,7 +374,7 @@ def accuracy(settings: Settings, samples: dict, ceiling: Child) -> list:
                 if not timing.ok:
                     raise RuntimeError(f"accuracy stream failed: {timing.error}")
                 times = timing.event_times
-                errors = [abs(b - a - gap) * 1000 for a, b in zip(times, times[1:])]
+                errors = [abs(b - a - gap) * 1000 for a, b in zip(times, times[1:], strict=False)]
                 getattr(mean_error, side).append(statistics.mean(errors))
                 getattr(p99_error, side).append(percentile(errors, 99))
                 getattr(drift, side).append((times[-1] - times[0] - gap * (len(times) - 1)) * 1000)
