@@ -7,8 +7,11 @@ from __future__ import annotations
 
 import argparse
 import os
+import shlex
+import shutil
 import signal
 import sys
+import sysconfig
 from dataclasses import replace
 from importlib import resources
 from typing import Optional
@@ -19,8 +22,8 @@ from .log import LEVELS
 from .server import MockServer, MockServerOptions
 
 PROG = "llm-mock"
+SCRIPTS = ("llm-mock", "llm-mock-server")  # the console scripts an install of llm-mock-server provides
 COMMANDS = ("start", "init", "validate")
-DEMO_FILES = ("config.json", "rules.json5")
 
 
 class CliError(Exception):
@@ -71,7 +74,8 @@ def _parser() -> argparse.ArgumentParser:
     option("--log-level", choices=list(LEVELS), metavar="LEVEL",
            help="none, error, warning, info, debug or all (default none)")
     setup = commands.add_parser("init", help="write a demo config.json and rules.json5",
-                                description="Write config.json and rules.json5 (15 commented demo rules).")
+                                description="Write config.json and rules.json5 (15 commented demo rules); "
+                                            "rules.json, without the comments, where json5 is not installed.")
     setup.add_argument("-d", "--dir", default=".", metavar="DIR", help="where to write them (default: here)")
     setup.add_argument("--force", action="store_true", help="overwrite existing files")
     check = commands.add_parser("validate", help="check rule files without serving",
@@ -199,21 +203,71 @@ def banner(server: MockServer, watching: bool) -> str:
 
 # -- init -----------------------------------------------------------------------------------------
 def init(args) -> int:
-    existing = [os.path.join(args.dir, name) for name in DEMO_FILES if os.path.exists(os.path.join(args.dir, name))]
+    rules = "rules.json5" if _json5_available() else "rules.json"
+    names = ("config.json", rules)
+    existing = [os.path.join(args.dir, name) for name in names if os.path.exists(os.path.join(args.dir, name))]
     if existing and not args.force:
         raise CliError(f"{' and '.join(existing)} already exist{'s' if len(existing) == 1 else ''}; "
                        "use --force to overwrite")
-    os.makedirs(args.dir, exist_ok=True)
     demo = resources.files("llm_mock") / "demo"
-    for name in DEMO_FILES:
+    config = (demo / "config.json").read_bytes()
+    if rules == "rules.json":  # the same rules as plain JSON, and the config pointing at them
+        config = config.replace(b'"./rules.json5"', b'"./rules.json"')
+    contents = {"config.json": config, rules: (demo / rules).read_bytes()}
+    try:
+        os.makedirs(args.dir, exist_ok=True)
+    except OSError as exc:
+        raise CliError(f"cannot create {args.dir}: {exc.strerror or exc}") from None
+    for name in names:
         target = os.path.join(args.dir, name)
-        with open(target, "wb") as handle:
-            handle.write((demo / name).read_bytes())
-        print(f"wrote {target}")
-    config = os.path.join(args.dir, "config.json")
-    print(f"\nNext: {PROG} start --config {config}\n"
+        try:
+            with open(target, "wb") as handle:
+                handle.write(contents[name])
+        except OSError as exc:
+            raise CliError(f"cannot write {target}: {exc.strerror or exc}") from None
+        note = (" (plain JSON, without the comments: the json5 package is not installed here; "
+                "after `pip install json5`, `init` writes the commented rules.json5)") if name == "rules.json" else ""
+        print(f"wrote {target}{note}")
+    command, installed = start_command()
+    here = os.path.abspath(args.dir) == os.path.abspath(os.curdir)
+    start = f"{command} start" + ("" if here else f" --config {shlex.quote(os.path.join(args.dir, 'config.json'))}")
+    print(f"\nNext: {start}\n"
           f"then send a message containing hi, echo ..., joke, weather, step or once.")
+    if not installed:
+        print("(`pip install llm-mock-server` gives the shorter `llm-mock start`.)")
     return 0
+
+
+def _json5_available() -> bool:
+    try:
+        import json5  # noqa: F401  (only whether it imports)
+    except ImportError:
+        return False
+    return True
+
+
+def start_command() -> tuple:
+    """The command that starts the server from here, and whether it is an installed script.
+
+    `llm-mock` when this installation's script is on PATH, its full path when it is installed in a
+    folder PATH lacks; otherwise (a vendored copy) `python -m llm_mock` spelled with this interpreter
+    (its bare name when PATH finds this very interpreter under it).
+    """
+    scripts = sysconfig.get_path("scripts")
+    for name in SCRIPTS:
+        found = shutil.which(name)
+        if found and scripts and os.path.dirname(os.path.realpath(found)) == os.path.realpath(scripts):
+            return name, True
+    for name in SCRIPTS:
+        found = shutil.which(os.path.join(scripts, name)) if scripts else None
+        if found:
+            return shlex.quote(found), True
+    python = sys.executable or "python3"
+    bare = os.path.basename(python)
+    on_path = shutil.which(bare)
+    if on_path and os.path.abspath(on_path) == os.path.abspath(python):
+        python = bare
+    return f"{shlex.quote(python)} -m llm_mock", False
 
 
 # -- validate -------------------------------------------------------------------------------------

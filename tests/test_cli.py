@@ -5,19 +5,22 @@ import io
 import json
 import os
 import re
+import shutil
 import signal
 import socket
 import subprocess
 import sys
+import sysconfig
 import tempfile
 import threading
+import urllib.request
 from importlib import resources
 
 import openai
 import pytest
 
-from llm_mock import MockServer
-from llm_mock.cli import main
+from llm_mock import MockServer, __version__
+from llm_mock.cli import main, start_command
 from llm_mock.engine import DEFAULT_FALLBACK
 from llm_mock.log import Logger
 
@@ -25,13 +28,17 @@ REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 
 
 class Served:
-    """`python -m llm_mock ...` in a subprocess, up once its banner names the URL."""
+    """`python -m llm_mock ...` in a subprocess, up once its banner names the URL.
 
-    def __init__(self, args: list, cwd: str, timeout: float = 10):
+    `python` is the interpreter and its options (this one, with the repo on PYTHONPATH, by default).
+    """
+
+    def __init__(self, args: list, cwd: str, timeout: float = 10, python: list | None = None):
         env = dict(os.environ, PYTHONPATH=REPO, NO_COLOR="1")
-        self.stderr = tempfile.TemporaryFile(mode="w+", encoding="utf-8")  # a file: a full pipe would block
-        self.process = subprocess.Popen([sys.executable, "-m", "llm_mock", *args], cwd=cwd, env=env, text=True,
-                                        stdout=subprocess.PIPE, stderr=self.stderr)
+        # a file, not a pipe: a full pipe would block the server
+        self.stderr = tempfile.TemporaryFile(mode="w+", encoding="utf-8")  # noqa: SIM115  (closed in __exit__)
+        self.process = subprocess.Popen([*(python or [sys.executable]), "-m", "llm_mock", *args], cwd=cwd, env=env,
+                                        text=True, stdout=subprocess.PIPE, stderr=self.stderr)
         self.banner = self._read_banner(timeout)
         self.url = re.search(r"listening on (http://\S+)", self.banner).group(1)
 
@@ -64,7 +71,7 @@ class Served:
             self.process.send_signal(signal.SIGINT)
         return self.process.wait(10)
 
-    def __enter__(self) -> "Served":
+    def __enter__(self) -> Served:
         return self
 
     def __exit__(self, *exc) -> None:
@@ -138,7 +145,7 @@ def test_banner_names_real_port_rule_count_and_endpoints(tmp_path):
     with Served(["start", "-p", "0", "-r", str(rules), "-l", "5", "-c", "10"], cwd=str(tmp_path)) as served:
         port = int(served.url.rsplit(":", 1)[1])
         assert port > 0
-        assert served.banner.splitlines()[0] == f"llm_mock 0.1.0 listening on http://127.0.0.1:{port}"
+        assert served.banner.splitlines()[0] == f"llm_mock {__version__} listening on http://127.0.0.1:{port}"
         assert f"Rules      2 loaded from {rules}" in served.banner
         assert "Endpoints  POST /v1/chat/completions, /v1/responses, /v1/messages" in served.banner
         assert "5 ms between events, 10 characters per chunk" in served.banner
@@ -215,6 +222,12 @@ def test_sigterm_stops_cleanly(tmp_path):
 
 
 # -- init -------------------------------------------------------------------------------------------
+# the config.json fields of the project llm_mock replaces, each written by `init`
+CONFIG_FIELDS = {"port", "host", "log_level", "default_latency", "default_chunk_size", "fallback", "rules", "watch"}
+DEMO_FALLBACK = ("Sorry, I don't understand. Try: hi, hello, echo, joke, weather, multi tool, step, slow step, once, "
+                 "three times, long or unknown.")
+
+
 def test_init_writes_the_packaged_demo_and_refuses_to_overwrite(tmp_path, capsys):
     target = tmp_path / "new" / "project"
     assert main(["init", "-d", str(target)]) == 0
@@ -223,7 +236,7 @@ def test_init_writes_the_packaged_demo_and_refuses_to_overwrite(tmp_path, capsys
         assert (target / name).read_bytes() == (demo / name).read_bytes()
     assert json.loads((target / "config.json").read_text()) == {
         "port": 8002, "host": "127.0.0.1", "log_level": "info", "default_latency": 50, "default_chunk_size": 50,
-        "rules": "./rules.json5", "watch": True}
+        "fallback": DEMO_FALLBACK, "rules": "./rules.json5", "watch": True}
     capsys.readouterr()
 
     (target / "rules.json5").write_text("[]")
@@ -234,11 +247,133 @@ def test_init_writes_the_packaged_demo_and_refuses_to_overwrite(tmp_path, capsys
     assert (target / "rules.json5").read_bytes() == (demo / "rules.json5").read_bytes()
 
 
+def test_init_writes_every_config_field(tmp_path, capsys):
+    assert main(["init", "-d", str(tmp_path)]) == 0
+    config = json.loads((tmp_path / "config.json").read_text())
+    assert set(config) == CONFIG_FIELDS
+    server = MockServer.from_json_config(str(tmp_path / "config.json"))  # every field is one the server reads
+    assert server.rule_count == 15
+
+
 def test_init_defaults_to_the_current_folder(tmp_path, monkeypatch, capsys):
     monkeypatch.chdir(tmp_path)
     assert main(["init"]) == 0
     assert sorted(os.listdir(tmp_path)) == ["config.json", "rules.json5"]
-    assert "wrote ./config.json" in capsys.readouterr().out
+    out = capsys.readouterr().out
+    assert "wrote ./config.json" in out
+    assert re.search(r"^Next: .* start$", out, re.M), out  # ./config.json is what `start` reads anyway
+
+
+def test_the_plain_json_demo_rules_are_the_json5_ones():
+    import json5
+    demo = resources.files("llm_mock") / "demo"
+    assert json.loads((demo / "rules.json").read_text(encoding="utf-8")) == \
+        json5.loads((demo / "rules.json5").read_text(encoding="utf-8")), (
+        "llm_mock/demo/rules.json is out of date; rewrite it from rules.json5 with json.dumps(json5.load(...), "
+        "indent=2, ensure_ascii=False)")
+
+
+def test_init_without_json5_writes_rules_json(tmp_path, capsys, monkeypatch):
+    monkeypatch.setitem(sys.modules, "json5", None)  # `import json5` now fails, as where it is not installed
+    assert main(["init", "-d", str(tmp_path)]) == 0
+    assert sorted(os.listdir(tmp_path)) == ["config.json", "rules.json"]
+    out = capsys.readouterr().out
+    assert f"wrote {tmp_path / 'rules.json'} (plain JSON, without the comments: the json5 package is not" in out
+    config = json.loads((tmp_path / "config.json").read_text())
+    assert config["rules"] == "./rules.json" and set(config) == CONFIG_FIELDS
+    assert MockServer.from_json_config(str(tmp_path / "config.json")).rule_count == 15
+    assert main(["init", "-d", str(tmp_path)]) == 1  # its own files count as existing ones
+    assert "rules.json already exist" in capsys.readouterr().err
+
+
+def test_init_names_the_installed_script_when_there_is_one(tmp_path, capsys, monkeypatch):
+    script = os.path.join(sysconfig.get_path("scripts"), "llm-mock")
+    monkeypatch.setattr(shutil, "which", lambda name: script if name == "llm-mock" else None)
+    assert start_command() == ("llm-mock", True)
+    assert main(["init", "-d", str(tmp_path)]) == 0
+    out = capsys.readouterr().out
+    assert f"Next: llm-mock start --config {tmp_path / 'config.json'}\n" in out
+    assert "pip install" not in out
+
+
+def test_init_names_the_script_by_its_path_when_path_lacks_its_folder(tmp_path, capsys, monkeypatch):
+    script = os.path.join(sysconfig.get_path("scripts"), "llm-mock")
+    monkeypatch.setattr(shutil, "which", lambda name: script if name == script else None)
+    assert start_command() == (script, True)
+    assert main(["init", "-d", str(tmp_path)]) == 0
+    out = capsys.readouterr().out
+    assert f"Next: {script} start --config {tmp_path / 'config.json'}\n" in out and "pip install" not in out
+
+
+def test_init_names_python_m_when_the_script_is_not_installed(tmp_path, capsys, monkeypatch):
+    # a script of that name elsewhere on PATH (another environment's) is not this installation's
+    monkeypatch.setattr(shutil, "which", lambda name: "/elsewhere/bin/llm-mock" if name == "llm-mock" else None)
+    assert start_command() == (f"{sys.executable} -m llm_mock", False)
+    assert main(["init", "-d", str(tmp_path)]) == 0
+    out = capsys.readouterr().out
+    assert f"Next: {sys.executable} -m llm_mock start --config {tmp_path / 'config.json'}\n" in out
+    assert "`pip install llm-mock-server` gives the shorter `llm-mock start`" in out
+    python = os.path.basename(sys.executable)  # the bare name when PATH finds this very interpreter
+    monkeypatch.setattr(shutil, "which", lambda name: sys.executable if name == python else None)
+    assert start_command() == (f"{python} -m llm_mock", False)
+
+
+@pytest.mark.parametrize("make, message", [
+    (lambda tmp: tmp / "a-file", "cannot create {dir}: File exists"),
+    (lambda tmp: tmp / "a-file" / "sub", "cannot create {dir}: Not a directory"),
+])
+def test_init_into_a_folder_it_cannot_make_is_one_line(tmp_path, capsys, make, message):
+    (tmp_path / "a-file").write_text("not a folder")
+    folder = make(tmp_path)
+    line = one_error_line(capsys, ["init", "-d", str(folder)], 1)
+    assert line == "llm-mock: error: " + message.format(dir=folder)
+
+
+def test_init_where_a_file_cannot_be_written_is_one_line(tmp_path, capsys):
+    (tmp_path / "config.json").mkdir()  # even root cannot open a folder for writing
+    line = one_error_line(capsys, ["init", "-d", str(tmp_path), "--force"], 1)
+    assert line == f"llm-mock: error: cannot write {tmp_path / 'config.json'}: Is a directory"
+
+
+@pytest.mark.skipif(not hasattr(os, "geteuid") or os.geteuid() == 0, reason="root writes into read-only folders")
+def test_init_into_a_read_only_folder_is_one_line(tmp_path, capsys):
+    folder = tmp_path / "locked"
+    folder.mkdir()
+    folder.chmod(0o500)
+    try:
+        line = one_error_line(capsys, ["init", "-d", str(folder)], 1)
+    finally:
+        folder.chmod(0o700)
+    assert line == f"llm-mock: error: cannot write {folder / 'config.json'}: Permission denied"
+
+
+def test_init_and_start_from_a_vendored_copy_without_json5(tmp_path):
+    """The package copied into a project, run by an interpreter without site-packages (so no json5)."""
+    vendor = tmp_path / "vendor"
+    shutil.copytree(os.path.join(REPO, "llm_mock"), vendor / "llm_mock",
+                    ignore=shutil.ignore_patterns("__pycache__"))
+    python = [sys.executable, "-S"]  # -S: no site-packages; the current folder (vendor) is on sys.path with -m
+    env = {key: value for key, value in os.environ.items() if key != "PYTHONPATH"}
+    done = subprocess.run([*python, "-c", "import json5"], cwd=vendor, env=env, capture_output=True)
+    assert done.returncode == 1, "json5 should not be importable here"
+    done = subprocess.run([*python, "-m", "llm_mock", "init", "-d", "demo"], cwd=vendor, env=env,
+                          capture_output=True, text=True, timeout=30)
+    assert done.returncode == 0 and done.stderr == "", done.stderr
+    assert sorted(os.listdir(vendor / "demo")) == ["config.json", "rules.json"]
+    assert f"-m llm_mock start --config {os.path.join('demo', 'config.json')}" in done.stdout
+    assert "pip install llm-mock-server" in done.stdout
+
+    with Served(["start", "--config", os.path.join("demo", "config.json"), "-p", "0"], cwd=str(vendor),
+                python=python) as served:
+        assert "Rules      15 loaded" in served.banner
+        for text, expected in (("hi there", "Hello! 👋 This is llm_mock. How can I help you today?"),
+                               ("xyzzy", DEMO_FALLBACK)):
+            body = json.dumps({"model": "gpt-4o", "messages": [{"role": "user", "content": text}]}).encode()
+            request = urllib.request.Request(served.url + "/v1/chat/completions", data=body,
+                                             headers={"content-type": "application/json"})
+            with urllib.request.urlopen(request, timeout=10) as answer:
+                assert json.load(answer)["choices"][0]["message"]["content"] == expected
+        assert served.stop() == 0
 
 
 # -- validate ---------------------------------------------------------------------------------------
