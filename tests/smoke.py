@@ -1,0 +1,175 @@
+"""A quick check that llm_mock works from a plain copy of the repo on any supported Python.
+
+Standard library only: no SDKs, no pytest, and json5 made unimportable, as in a project that vendors
+the package. Serves on a free port and makes one request per route and wire format.
+
+    python3.10 tests/smoke.py        (the repo is found from this file's own place)
+
+Prints one line per failure and a closing `smoke: N passed on Python X.Y.Z`; exits 1 on any failure.
+"""
+from __future__ import annotations
+
+import http.client
+import json
+import os
+import platform
+import sys
+import traceback
+
+REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+sys.path[0] = REPO  # the repo, not tests/, in front: the package as a vendored copy
+sys.modules["json5"] = None  # type: ignore[assignment]  # `import json5` fails, installed or not
+
+import llm_mock  # noqa: E402
+
+TEXT = "Hello from the smoke test, streamed in pieces."
+TOOL_TEXT = "Checking the weather."
+USER = [{"role": "user", "content": "smoke please"}]
+
+
+def request(server, method: str, path: str, body: dict | None = None, headers: dict | None = None):
+    """(status, content-type, body bytes) of one request on a fresh connection."""
+    connection = http.client.HTTPConnection("127.0.0.1", server.port, timeout=10)
+    try:
+        data = json.dumps(body).encode() if body is not None else None
+        sent = {"content-type": "application/json", **(headers or {})} if data is not None else dict(headers or {})
+        connection.request(method, path, body=data, headers=sent)
+        response = connection.getresponse()
+        return response.status, response.getheader("content-type", ""), response.read()
+    finally:
+        connection.close()
+
+
+def answer(server, path: str, body: dict, headers: dict | None = None) -> dict:
+    status, kind, data = request(server, "POST", path, body, headers)
+    assert status == 200, f"status {status}: {data[:200]!r}"
+    assert kind.startswith("application/json"), kind
+    return json.loads(data)
+
+
+def events(server, path: str, body: dict, headers: dict | None = None) -> list:
+    """The JSON payloads of a stream's `data:` lines (Chat Completions' [DONE] kept as the string)."""
+    status, kind, data = request(server, "POST", path, dict(body, stream=True), headers)
+    assert status == 200, f"status {status}: {data[:200]!r}"
+    assert kind.startswith("text/event-stream"), kind
+    payloads = []
+    for line in data.decode("utf-8").splitlines():
+        if line.startswith("data:"):
+            value = line[5:].strip()
+            payloads.append(value if value == "[DONE]" else json.loads(value))
+    assert payloads, "no events"
+    return payloads
+
+
+# -- the checks ------------------------------------------------------------------------------------
+ANTHROPIC = {"anthropic-version": "2023-06-01", "x-api-key": "sk-ant-smoke"}
+
+
+def chat_json(server):
+    reply = answer(server, "/v1/chat/completions", {"model": "gpt-4o", "messages": USER})
+    assert reply["object"] == "chat.completion", reply
+    assert reply["choices"][0]["message"]["content"] == TEXT
+    assert reply["choices"][0]["finish_reason"] == "stop"
+
+
+def chat_stream(server):
+    payloads = events(server, "/v1/chat/completions", {"model": "gpt-4o", "messages": USER})
+    assert payloads[-1] == "[DONE]", payloads[-1]
+    chunks = [p for p in payloads[:-1] if p["choices"]]
+    text = "".join(c["choices"][0]["delta"].get("content") or "" for c in chunks)
+    assert text == TEXT, text
+    assert len([c for c in chunks if c["choices"][0]["delta"].get("content")]) > 1, "not chunked"
+    assert chunks[-1]["choices"][0]["finish_reason"] == "stop"
+
+
+def responses_json(server):
+    reply = answer(server, "/v1/responses", {"model": "gpt-4.1", "input": "smoke please"})
+    assert reply["object"] == "response" and reply["status"] == "completed", reply
+    message = [item for item in reply["output"] if item["type"] == "message"][0]
+    assert message["content"][0]["text"] == TEXT
+
+
+def responses_stream(server):
+    payloads = events(server, "/v1/responses", {"model": "gpt-4.1", "input": "smoke please"})
+    kinds = [p["type"] for p in payloads]
+    assert kinds[0] == "response.created" and kinds[-1] == "response.completed", kinds
+    text = "".join(p["delta"] for p in payloads if p["type"] == "response.output_text.delta")
+    assert text == TEXT, text
+
+
+def messages_json(server):
+    reply = answer(server, "/v1/messages", {"model": "claude-sonnet-4-5", "max_tokens": 256, "messages": USER},
+                   ANTHROPIC)
+    assert reply["type"] == "message" and reply["stop_reason"] == "end_turn", reply
+    assert [(block["type"], block["text"]) for block in reply["content"]] == [("text", TEXT)], reply["content"]
+
+
+def messages_stream(server):
+    payloads = events(server, "/v1/messages", {"model": "claude-sonnet-4-5", "max_tokens": 256, "messages": USER},
+                      ANTHROPIC)
+    kinds = [p["type"] for p in payloads]
+    assert kinds[0] == "message_start" and kinds[-1] == "message_stop", kinds
+    text = "".join(p["delta"].get("text", "") for p in payloads if p["type"] == "content_block_delta")
+    assert text == TEXT, text
+
+
+def tool_call(server):
+    reply = answer(server, "/v1/chat/completions", {"model": "gpt-4o", "messages": [
+        {"role": "user", "content": "what is the weather in Oslo?"}]})
+    message = reply["choices"][0]["message"]
+    assert reply["choices"][0]["finish_reason"] == "tool_calls", reply
+    assert message["content"] == TOOL_TEXT
+    call = message["tool_calls"][0]["function"]
+    assert call["name"] == "get_weather" and json.loads(call["arguments"]) == {"city": "Oslo"}
+
+
+def models(server):
+    status, kind, data = request(server, "GET", "/v1/models")
+    assert status == 200 and kind.startswith("application/json"), (status, kind)
+    listing = json.loads(data)
+    assert listing["object"] == "list" and listing["data"], listing
+    status, _, data = request(server, "GET", "/v1/models", headers=ANTHROPIC)
+    assert status == 200 and "has_more" in json.loads(data), data[:200]
+
+
+def count_tokens(server):
+    reply = answer(server, "/v1/messages/count_tokens", {"model": "claude-sonnet-4-5", "messages": USER}, ANTHROPIC)
+    assert isinstance(reply.get("input_tokens"), int) and reply["input_tokens"] > 0, reply
+
+
+def demo_rules_as_json(server):
+    """The plain-JSON demo rules load without json5 and answer like the commented ones."""
+    with llm_mock.MockServer() as demo:
+        assert demo.load(os.path.join(REPO, "llm_mock", "demo", "rules.json")) == 15
+        reply = answer(demo, "/v1/chat/completions", {"model": "gpt-4o", "messages": [
+            {"role": "user", "content": "hi there"}]})
+        assert reply["choices"][0]["message"]["content"].startswith("Hello!"), reply
+
+
+CHECKS = [chat_json, chat_stream, responses_json, responses_stream, messages_json, messages_stream, tool_call,
+          models, count_tokens, demo_rules_as_json]
+
+
+def main() -> int:
+    passed, failed = 0, []
+    with llm_mock.MockServer(port=0, default_chunk_size=8) as server:
+        server.when("weather").reply(llm_mock.ReplyObject(
+            text=TOOL_TEXT, tools=[llm_mock.ToolCall("get_weather", {"city": "Oslo"})]))
+        server.when("smoke").reply(TEXT)
+        for check in CHECKS:
+            try:
+                check(server)
+                passed += 1
+            except Exception:  # every check runs; each failure is reported with where it failed
+                failed.append(check.__name__)
+                print(f"FAILED {check.__name__}:\n{traceback.format_exc()}", file=sys.stderr)
+    python = f"Python {platform.python_version()}"
+    if failed:
+        print(f"smoke: {passed} passed, {len(failed)} failed ({', '.join(failed)}) on {python}")
+        return 1
+    print(f"smoke: {passed} passed on {python}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
