@@ -1,16 +1,18 @@
 """llm_mock: a mock OpenAI and Anthropic API server for tests."""
-from .engine import PendingRule, RuleHandle, RuleSummary
-from .faults import Chaos
+from .builder import PendingRule, RuleBuilder, RuleHandle
+from .chaos import Chaos
 from .history import RecordedRequest, RequestHistory
 from .replies import ErrorReply, Fault, ReplyObject, ReplyOptions, ToolCall
 from .request import Message, MockRequest, ToolDef
-from .rules import MatchObject
-from .server import MockServer, MockServerOptions
+from .matching import MatchObject
+from .config import MockServerOptions
+from .engine import RuleSummary
+from .server import MockServer
 
 __version__ = "0.1.0"
 
 __all__ = [
     "Chaos", "ErrorReply", "Fault", "MatchObject", "Message", "MockRequest", "MockServer", "MockServerOptions",
-    "PendingRule", "RecordedRequest", "ReplyObject", "ReplyOptions", "RequestHistory", "RuleHandle",
+    "PendingRule", "RecordedRequest", "ReplyObject", "ReplyOptions", "RequestHistory", "RuleBuilder", "RuleHandle",
     "RuleSummary", "ToolCall", "ToolDef",
 ]

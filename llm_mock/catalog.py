@@ -6,7 +6,7 @@ completions; the listing shows a few current ones in the vendor's shape (wire-pr
 """
 from __future__ import annotations
 
-from typing import Optional
+from typing import Any, Optional
 
 OPENAI_MODELS = ("gpt-5", "gpt-5-mini", "gpt-4.1", "gpt-4o", "gpt-4o-mini", "o4-mini", "text-embedding-3-small")
 ANTHROPIC_MODELS = (("claude-opus-4-5-20251101", "Claude Opus 4.5", "2025-11-01T00:00:00Z"),
@@ -43,3 +43,13 @@ def anthropic_models(query: dict) -> dict:
     page = models[:limit]
     return {"data": page, "has_more": len(models) > limit,
             "first_id": page[0]["id"] if page else None, "last_id": page[-1]["id"] if page else None}
+
+
+def list_models(call: Any, adapter: Any) -> dict:
+    """`GET /v1/models` in the shape of the vendor the request's headers point to."""
+    return anthropic_models(call.query) if adapter.name == "anthropic" else openai_models()
+
+
+def get_model(call: Any, adapter: Any) -> dict:
+    model = call.params["model"]
+    return anthropic_model(model) if adapter.name == "anthropic" else openai_model(model)

@@ -16,7 +16,7 @@ from dataclasses import replace
 from importlib import resources
 from typing import Optional
 
-from . import __version__
+from . import __version__, formats
 from .loader import RuleFileError, check_path
 from .log import LEVELS
 from .server import MockServer, MockServerOptions
@@ -191,7 +191,7 @@ def banner(server: MockServer, watching: bool) -> str:
     rules = f"{server.rule_count} loaded from {o.rules}" if o.rules else "none (every request gets the fallback)"
     lines = [f"llm_mock {__version__} listening on {server.url}",
              f"  Rules      {rules}{', watching for changes' if watching else ''}",
-             f"  Endpoints  POST {', '.join(server.routes)}"]
+             f"  Endpoints  POST {', '.join(formats.completion_paths())}"]
     if o.default_latency or o.default_chunk_size:
         lines.append(f"  Streaming  {o.default_latency:g} ms between events, "
                      f"{o.default_chunk_size or 'whole text'} characters per chunk")

@@ -1,7 +1,10 @@
 """The rule engine: ordered rules, first match wins, exact counts under concurrency.
 
-One lock guards choosing a rule, consuming `times` and advancing a sequence, so 1000 concurrent
-requests see every step exactly once. Callable replies run outside the lock.
+The rule list is copy-on-write: a request takes the current tuple without a lock and runs the
+matchers on it (a slow predicate or `.py` matcher stalls only its own request). Consuming `times`
+and advancing a sequence happen under one lock, after checking that the chosen rule is still
+live; if another request used it up meanwhile, matching goes on with the next rule. So 1000
+concurrent requests see every step exactly once. Reply callables run outside the lock.
 
 SDK retries (`x-stainless-retry-count` > 0) consume nothing: a retry of a request that was
 answered gets that same answer again, even if the first attempt used the rule up. A retry of a
@@ -11,13 +14,13 @@ so is a retry of a request answered with a fault (a dropped or stalled connectio
 """
 from __future__ import annotations
 
+import asyncio
 import threading
 from collections import OrderedDict
-from dataclasses import dataclass
-from typing import Any, Optional
+from dataclasses import dataclass, field
+from typing import Any, Callable, Optional
 
 from .replies import ReplyObject, ReplyOptions, normalise_reply
-from .rules import compile_match
 
 DEFAULT_FALLBACK = "llm_mock: no rule matched this request."
 _REPLAY_CAP = 1024
@@ -32,20 +35,21 @@ class RuleError(Exception):
         self.cause = cause
 
 
+@dataclass(eq=False)
 class Rule:
-    """A matcher and what it answers; `remaining` None means unlimited."""
+    """A matcher and what it answers. `remaining` None means unlimited; `first` rules go before the
+    others when added; `sequence` is a list of (reply, ReplyOptions) steps."""
 
-    __slots__ = ("test", "description", "resolver", "options", "sequence", "served", "remaining", "chaos")
-
-    def __init__(self, test, description, resolver=None, options=None, sequence=None):
-        self.test = test
-        self.description = description
-        self.resolver = resolver
-        self.options = options or ReplyOptions()
-        self.sequence = sequence  # list of (reply, ReplyOptions) or None
-        self.served = 0
-        self.remaining: Optional[int] = None
-        self.chaos = None
+    test: Callable[[Any], bool]
+    description: str
+    resolver: Any = None
+    options: ReplyOptions = field(default_factory=ReplyOptions)
+    sequence: Optional[list] = None
+    remaining: Optional[int] = None
+    first: bool = False
+    chaos: Any = None
+    served: int = 0
+    live: bool = True  # False once used up or removed: a request that matched it goes on to the next rule
 
     @property
     def done(self) -> bool:
@@ -74,72 +78,102 @@ class RuleSummary:
 class RuleEngine:
     """Thread-safe ordered rules, the fallback, and the retry replay memory."""
 
-    def __init__(self):
+    def __init__(self) -> None:
         self._lock = threading.Lock()
-        self._rules: list = []
-        self._fallback: Any = DEFAULT_FALLBACK
+        self._rules: tuple = ()
+        self._fallback: Any = None
         self._replays: OrderedDict = OrderedDict()
 
     # -- building -------------------------------------------------------------------------
     def add(self, rule: Rule) -> Rule:
+        """Add a whole rule: its position (`first`), count and reply enter together."""
         with self._lock:
-            self._rules.append(rule)
+            rule.live = True
+            self._rules = (rule, *self._rules) if rule.first else (*self._rules, rule)
         return rule
+
+    def extend(self, rules: list) -> None:
+        """Append rules in the order given (a loaded file's rules, already ordered)."""
+        with self._lock:
+            for rule in rules:
+                rule.live = True
+            self._rules = (*self._rules, *rules)
 
     def move_to_front(self, rule: Rule) -> None:
         with self._lock:
+            rule.first = True
             if rule in self._rules:
-                self._rules.remove(rule)
-                self._rules.insert(0, rule)
+                self._rules = (rule, *(r for r in self._rules if r is not rule))
 
     def set_times(self, rule: Rule, n: int) -> None:
+        """The rule answers `n` requests in all, counting any it answered already (`times(0)`: none;
+        the rule stays listed)."""
         with self._lock:
-            rule.remaining = n
+            rule.remaining = n - rule.served
+
+    def remove(self, rule: Rule) -> None:
+        with self._lock:
+            self._remove(rule)
+
+    def _remove(self, rule: Rule) -> None:
+        rule.live = False
+        self._rules = tuple(r for r in self._rules if r is not rule)
 
     def set_fallback(self, reply: Any) -> None:
-        if not callable(reply):
+        if reply is not None and not callable(reply):
             normalise_reply(reply)  # reject a malformed fallback now, not at request time
         self._fallback = reply
+
+    @property
+    def fallback(self) -> Any:
+        """The reply when no rule matches, as set (None: the default text)."""
+        return self._fallback
 
     def replace(self, rules: list, fallback: Any = None) -> None:
         """Swap the whole rule set at once (watch mode): no request sees a half-loaded set."""
         with self._lock:
-            self._rules = list(rules)
-            self._fallback = DEFAULT_FALLBACK if fallback is None else fallback
+            for rule in self._rules:
+                rule.live = False
+            self._rules = tuple(rules)
+            for rule in self._rules:
+                rule.live = True
+            self._fallback = fallback
             self._replays.clear()
 
     def clear(self) -> None:
         self.replace([])
 
     # -- reading --------------------------------------------------------------------------
+    def snapshot(self) -> tuple:
+        """The rules in matching order, as they are now."""
+        return self._rules
+
     @property
     def rules(self) -> list:
-        with self._lock:
-            return [RuleSummary(r.description, float("inf") if r.remaining is None else r.remaining)
-                    for r in self._rules]
+        return [RuleSummary(r.description, float("inf") if r.remaining is None else r.remaining)
+                for r in self._rules]
 
     def __len__(self) -> int:
         return len(self._rules)
 
     def is_done(self) -> bool:
-        with self._lock:
-            return all(rule.done for rule in self._rules)
+        return all(rule.done for rule in self._rules)
 
     # -- answering ------------------------------------------------------------------------
-    def resolve(self, request) -> Resolution:
+    def resolve(self, request: Any) -> Resolution:
         """Choose the rule for `request`, consume it, and produce its reply."""
         retry = request.retry_count > 0
         key = (request.path, request.body) if request.body is not None else None
-        with self._lock:
-            if retry and key in self._replays:
-                resolution = self._replays[key]
-                return Resolution(resolution.reply, resolution.options, resolution.rule, resolution.chaos, True)
-            self._replays.pop(key, None)  # a fresh attempt: its retries must not replay an older answer
-            rule = self._choose(request)
-            if rule is not None:
-                resolver, options = self._consume(rule)
+        if key is not None:
+            with self._lock:
+                if retry and key in self._replays:
+                    resolution = self._replays[key]
+                    return Resolution(resolution.reply, resolution.options, resolution.rule, resolution.chaos, True)
+                self._replays.pop(key, None)  # a fresh attempt: its retries must not replay an older answer
+        rule, resolver, options = self._choose(request)
         if rule is None:
-            reply = self._call(self._fallback, request, "fallback")
+            reply = self._call(self._fallback if self._fallback is not None else DEFAULT_FALLBACK,
+                               request, "fallback")
             return Resolution(reply, ReplyOptions(), None)
         reply = self._call(resolver, request, rule.description)
         resolution = Resolution(reply, options, rule.description, rule.chaos)
@@ -151,107 +185,45 @@ class RuleEngine:
                     self._replays.popitem(last=False)
         return resolution
 
-    def _choose(self, request) -> Optional[Rule]:
-        for rule in self._rules:
-            if rule.remaining is not None and rule.remaining <= 0:
+    def _choose(self, request: Any) -> tuple:
+        """(rule, resolver, options) of the first live rule that matches, consumed; (None, …) if none."""
+        for rule in self._rules:  # this tuple is never mutated: matchers run without the lock
+            if not rule.live or (rule.remaining is not None and rule.remaining <= 0):
                 continue
             try:
-                if rule.test(request):
-                    return rule
+                matched = rule.test(request)
             except Exception as exc:  # a user's predicate: report it as this rule's failure
                 raise RuleError(rule.description, exc) from exc
-        return None
+            if matched:
+                with self._lock:
+                    if rule.live and (rule.remaining is None or rule.remaining > 0):
+                        return (rule, *self._consume(rule))
+        return None, None, None
 
     def _consume(self, rule: Rule) -> tuple:
         if rule.remaining is not None:
             rule.remaining -= 1
             if rule.remaining <= 0:
-                self._rules.remove(rule)
+                self._remove(rule)
+        step = rule.served
+        rule.served += 1
         if rule.sequence is None:
             return rule.resolver, rule.options
-        step = min(rule.served, len(rule.sequence) - 1)
-        rule.served += 1
-        reply, options = rule.sequence[step]
+        reply, options = rule.sequence[min(step, len(rule.sequence) - 1)]
         return reply, options.over(rule.options)
 
     @staticmethod
-    def _call(resolver: Any, request, description: str) -> ReplyObject:
+    def _call(resolver: Any, request: Any, description: str) -> ReplyObject:
         try:
             value = resolver(request) if callable(resolver) else resolver
             if hasattr(value, "__await__"):  # an async reply callable
-                import asyncio
-
                 value = asyncio.run(_awaited(value))
+            if value is None and callable(resolver):
+                raise TypeError("the reply callable returned None (a missing `return`?)")
             return normalise_reply(value)
         except Exception as exc:
             raise RuleError(description, exc) from exc
 
 
-async def _awaited(awaitable):
+async def _awaited(awaitable: Any) -> Any:
     return await awaitable
-
-
-class PendingRule:
-    """`server.when(match)`: registers nothing until `.reply()` or `.reply_sequence()`."""
-
-    def __init__(self, engine: RuleEngine, match: Any):
-        self._engine = engine
-        self._test, self._description = compile_match(match)
-
-    def reply(self, reply: Any, options: Optional[ReplyOptions] = None, **option_kw) -> "RuleHandle":
-        if not callable(reply):
-            reply = normalise_reply(reply)
-        rule = Rule(self._test, self._description, reply, _options(options, option_kw))
-        return RuleHandle(self._engine, self._engine.add(rule))
-
-    def reply_sequence(self, entries: list, options: Optional[ReplyOptions] = None, **option_kw) -> "RuleHandle":
-        """Each matching request gets the next entry; exhausted, the last repeats unless `times` limits."""
-        if not isinstance(entries, (list, tuple)) or not entries:
-            raise ValueError("Sequence requires at least one entry.")
-        steps = [_sequence_step(entry) for entry in entries]
-        rule = Rule(self._test, self._description, None, _options(options, option_kw), steps)
-        return RuleHandle(self._engine, self._engine.add(rule))
-
-
-class RuleHandle:
-    """Returned by `.reply()`: `times(n)` and `first()` chain in any order."""
-
-    def __init__(self, engine: RuleEngine, rule: Rule):
-        self._engine = engine
-        self.rule = rule
-
-    def times(self, n: int) -> "RuleHandle":
-        if not isinstance(n, int) or isinstance(n, bool):
-            raise ValueError("times(n) needs an integer")
-        self._engine.set_times(self.rule, n)
-        return self
-
-    def first(self) -> "RuleHandle":
-        self._engine.move_to_front(self.rule)
-        return self
-
-    def chaos(self, chaos) -> "RuleHandle":
-        """Chaos rates for this rule only, over the server's."""
-        self.rule.chaos = chaos
-        return self
-
-
-def _options(options: Optional[ReplyOptions], option_kw: dict) -> ReplyOptions:
-    if options is not None and not isinstance(options, ReplyOptions):
-        raise ValueError("options must be a ReplyOptions")
-    return ReplyOptions(**option_kw).over(options or ReplyOptions())
-
-
-def _sequence_step(entry: Any) -> tuple:
-    """A sequence entry: a reply, or `{reply, latency?, chunk_size?}` / `(reply, ReplyOptions)`."""
-    if isinstance(entry, tuple) and len(entry) == 2 and isinstance(entry[1], ReplyOptions):
-        return _resolver(entry[0]), entry[1]
-    if isinstance(entry, dict) and "reply" in entry:
-        extra = {k: v for k, v in entry.items() if k != "reply"}
-        extra = {("chunk_size" if k == "chunkSize" else k): v for k, v in extra.items()}
-        return _resolver(entry["reply"]), ReplyOptions(**extra)
-    return _resolver(entry), ReplyOptions()
-
-
-def _resolver(reply: Any) -> Any:
-    return reply if callable(reply) else normalise_reply(reply)

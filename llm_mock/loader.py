@@ -16,9 +16,10 @@ from dataclasses import dataclass, field
 from typing import Any, Optional
 
 from . import schema
-from .engine import Rule, RuleEngine
+from .builder import RuleBuilder
+from .engine import Rule
+from .matching import compile_match
 from .replies import ErrorReply, Fault, ReplyObject, ReplyOptions
-from .rules import compile_match
 from .schema import OPTION_KEYS, Invalid, reply_object
 
 EXTENSIONS = (".json5", ".json", ".py")
@@ -74,7 +75,7 @@ def check_path(path: str) -> tuple:
     """(Loaded, problems): the same loading as `load_path`, reporting problems instead of raising."""
     problems: list = []
     loaded = Loaded()
-    entries: list = []  # (rule, first?)
+    entries: list = []
     try:
         files = rule_files(path)
     except ValueError as exc:
@@ -88,7 +89,7 @@ def check_path(path: str) -> tuple:
         loaded.files.append((file, len(rules)))
         if fallback is not None:
             loaded.fallback = fallback
-    loaded.rules = [rule for rule, first in entries if first] + [rule for rule, first in entries if not first]
+    loaded.rules = [rule for rule in entries if rule.first] + [rule for rule in entries if not rule.first]
     return loaded, problems
 
 
@@ -189,8 +190,8 @@ class _File:
                 built.append(rule)
         return built
 
-    def _rule(self, index: int, value: Any) -> Optional[tuple]:
-        """(Rule, first?) or None, reporting every bad key of the rule."""
+    def _rule(self, index: int, value: Any) -> Optional[Rule]:
+        """The rule, or None, reporting every bad key of the rule."""
         if not isinstance(value, dict):
             self.problem(f"a rule must be an object with `when` and `reply` or `replies`, not {schema.kind(value)}",
                          index)
@@ -220,10 +221,8 @@ class _File:
         if "when" not in parts or ("reply" not in parts and "replies" not in parts):
             return None
         test, description = compile_match(parts["when"])
-        rule = Rule(test, description, parts.get("reply"), options, parts.get("replies"))
-        rule.remaining = parts.get("times")
-        rule.chaos = parts.get("chaos")
-        return rule, parts.get("first", False)
+        return Rule(test, description, parts.get("reply"), options, parts.get("replies"),
+                    remaining=parts.get("times"), first=parts.get("first", False), chaos=parts.get("chaos"))
 
     def reply(self, value: Any, where: str, in_template: bool = False) -> Any:
         """A reply as the Python API takes it: a `ReplyObject` (or a callable, from .py files)."""
@@ -291,8 +290,8 @@ class _File:
             except Exception as exc:
                 self.problem(f"raised {self._exception(exc)}", field="register()")
                 return built, fallback
-            built += builder.collected()
-            fallback = builder.fallback_reply if builder.fallback_reply is not None else fallback
+            built += builder.engine.snapshot()
+            fallback = builder.engine.fallback if builder.engine.fallback is not None else fallback
         return built, fallback
 
     def _exception(self, exc: BaseException) -> str:
@@ -304,43 +303,6 @@ class _File:
                 line = tb.tb_lineno
             tb = tb.tb_next
         return f"{type(exc).__name__}: {exc}" + (f" (line {line})" if line else "")
-
-
-class _Collector(RuleEngine):
-    """A private engine that remembers which rules `first()` moved to the front."""
-
-    def __init__(self):
-        super().__init__()
-        self.firsts: list = []
-
-    def move_to_front(self, rule: Rule) -> None:
-        super().move_to_front(rule)
-        self.firsts.append(rule)
-
-
-class RuleBuilder:
-    """What a .py file's `register(server)` receives: the rule methods of `MockServer` (`when`,
-    `when_tool`, `when_tool_result`, `when_server_tool`, `next_error`, `fallback`), recording
-    into a private set that is swapped in whole, so a watch reload is atomic."""
-
-    def __init__(self):
-        from .server import MockServer  # the same methods, not copies of them
-
-        self.engine = _Collector()
-        self.fallback_reply = None
-        for name in ("when", "when_tool", "when_tool_result", "when_server_tool", "next_error"):
-            setattr(self, name, getattr(MockServer, name).__get__(self))
-
-    def fallback(self, reply: Any) -> None:
-        self.engine.set_fallback(reply)
-        self.fallback_reply = reply
-
-    def collected(self) -> list:
-        """(Rule, first?) in the builder's order; rules that called `first()` are marked first."""
-        with self.engine._lock:
-            rules = list(self.engine._rules)
-        firsts = set(map(id, self.engine.firsts))
-        return [(rule, id(rule) in firsts) for rule in rules]
 
 
 # -- reading ------------------------------------------------------------------------------------

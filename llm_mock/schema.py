@@ -10,9 +10,10 @@ import math
 import re
 from typing import Any
 
-from .faults import Chaos
+from .chaos import Chaos
 from .replies import FAULT_KINDS, ReplyObject, ReplyOptions, normalise_reply
-from .rules import FORMATS, MatchObject
+from . import formats
+from .matching import MatchObject
 
 OPTION_KEYS = ("latency", "chunk_size", "ttft", "tokens_per_second", "jitter")
 _REGEX = re.compile(r"^/(.+)/([A-Za-z]*)$", re.DOTALL)
@@ -165,8 +166,8 @@ def when(value: Any, where: str) -> Any:
     for key in ("format", "tool_name", "tool_call_id", "server_tool"):
         if key in spec:
             string(spec[key], spec.field(key))
-    if "format" in spec and spec["format"] not in FORMATS:
-        raise Invalid(child(where, "format"), f"must be one of {', '.join(FORMATS)}, not {spec['format']!r}")
+    if "format" in spec and spec["format"] not in formats.names():
+        raise Invalid(child(where, "format"), f"must be one of {', '.join(formats.names())}, not {spec['format']!r}")
     return dict(spec)  # a dict keeps the written order for the rule's description
 
 

@@ -1,83 +1,35 @@
-"""MockServer: the rules API, the request history and the server's lifecycle."""
+"""MockServer: a `RuleBuilder` over a live engine, the request history and the server's lifecycle.
+
+The lifecycle calls work both ways: `server.start()` as a plain call, and `await server.start()`
+(also `stop`, `load`, `from_json_config`, `run_until_shutdown`) as the project llm_mock replaces
+wrote them in async code. The quick ones finish at once and return a value that can also be
+awaited; `run_until_shutdown` awaited from an event loop waits without blocking the loop.
+"""
 from __future__ import annotations
 
 import _thread
-import json
-import os
+import asyncio
+import dis
 import random
 import signal
 import socket
 import socketserver
+import sys
 import threading
-from dataclasses import dataclass, fields, replace
+from dataclasses import replace
 from http.server import ThreadingHTTPServer
-from typing import Any, Optional
+from typing import Any, Coroutine, Generator, Optional, Union
 
-from .engine import DEFAULT_FALLBACK, PendingRule, RuleEngine, RuleHandle
-from .faults import Chaos, Counter
-from .formats import ROUTES
-from .handler import Handler
+from . import formats
+from .builder import RuleBuilder
+from .chaos import Counter
+from .config import MockServerOptions
+from .connection import Connection
+from .engine import RuleEngine
 from .history import RequestHistory
 from .log import Logger
-from .pacer import Pacer
-from .replies import ErrorReply, ReplyOptions
-from .rules import MatchObject
-
-
-@dataclass
-class MockServerOptions:
-    """Server settings. `port=0` picks a free port; latency (ms) and chunk size (characters) are
-    the defaults for rules that set none. `fallback`, `rules` and `watch` are read by
-    `from_json_config` and the CLI."""
-
-    port: int = 0
-    host: str = "127.0.0.1"
-    log_level: str = "none"
-    default_latency: float = 0
-    default_chunk_size: int = 0
-    fallback: Any = None
-    rules: Optional[str] = None
-    watch: bool = False
-    default_ttft: Optional[float] = None
-    default_tokens_per_second: Optional[float] = None
-    default_jitter: Optional[float] = None
-    history_limit: int = 10_000
-    max_body_size: int = 32 * 1024 * 1024
-    timeout: float = 60.0
-    chaos: Optional[Chaos] = None
-    jitter_seed: int = 0
-
-    @classmethod
-    def from_json_file(cls, path: str) -> "MockServerOptions":
-        """Options from a JSON config file; a relative `rules` path resolves against the file's folder."""
-        try:
-            with open(path, encoding="utf-8") as handle:
-                data = json.load(handle)
-        except FileNotFoundError:
-            raise RuntimeError(f"Config file not found: {path}") from None
-        except ValueError as exc:
-            raise RuntimeError(f"Invalid JSON in config file {path}: {exc}") from None
-        return cls.from_dict(data, os.path.dirname(os.path.abspath(path)), source=path)
-
-    @classmethod
-    def from_dict(cls, data: Any, base_dir: str = ".", source: str = "config") -> "MockServerOptions":
-        if not isinstance(data, dict):
-            raise RuntimeError(f"Config file {source} must be a JSON object at top level, got {type(data).__name__}")
-        aliases = {"latency": "default_latency", "chunk_size": "default_chunk_size", "chunkSize": "default_chunk_size",
-                   "logLevel": "log_level", "defaultLatency": "default_latency",
-                   "defaultChunkSize": "default_chunk_size"}
-        known = {f.name for f in fields(cls)}
-        values = {}
-        for key, value in data.items():
-            name = aliases.get(key, key)
-            if name not in known:
-                raise RuntimeError(f"{source}: unknown config key {key!r} (known: {', '.join(sorted(known))})")
-            values[name] = value
-        if isinstance(values.get("chaos"), dict):
-            values["chaos"] = Chaos(**values["chaos"])
-        if isinstance(values.get("rules"), str) and not os.path.isabs(values["rules"]):
-            values["rules"] = os.path.normpath(os.path.join(base_dir, values["rules"]))
-        return cls(**values)
+from .pacing import Pacer
+from .replies import ReplyOptions
 
 
 class _HTTPServer(ThreadingHTTPServer):
@@ -94,7 +46,7 @@ class _HTTPServer(ThreadingHTTPServer):
         self._connections_lock = threading.Lock()
         if ":" in address[0]:
             self.address_family = socket.AF_INET6
-        super().__init__(address, Handler)
+        super().__init__(address, Connection)
 
     def server_bind(self) -> None:
         """Bind without `HTTPServer`'s reverse DNS lookup of the host (milliseconds at every start)."""
@@ -128,13 +80,41 @@ class _HTTPServer(ThreadingHTTPServer):
         self.app.log.debug(f"connection from {client_address[0]} ended with an error")
 
 
-class MockServer:
-    """A mock OpenAI + Anthropic server answering from rules. Use `with MockServer() as server:`."""
+def _awaited_by_caller(frame: Any) -> bool:
+    """True when the caller's next instruction awaits what this call returns (`await f()`), so one
+    method can serve `await server.run_until_shutdown()` and a plain blocking call alike."""
+    for instruction in dis.get_instructions(frame.f_code):
+        if instruction.offset > frame.f_lasti and instruction.opname not in ("CACHE", "EXTENDED_ARG", "NOP"):
+            return instruction.opname == "GET_AWAITABLE"
+    return False
 
-    def __init__(self, options: Optional[MockServerOptions] = None, **overrides):
+
+class Done:
+    """The result of a lifecycle call that is already complete; `await` on it returns at once."""
+
+    def __await__(self) -> Generator[Any, None, None]:
+        return
+        yield
+
+    def __repr__(self) -> str:
+        return "Done()"
+
+
+class Count(int):
+    """A number that may also be awaited (what `load` returns)."""
+
+    def __await__(self) -> Generator[Any, None, int]:
+        return int(self)
+        yield
+
+
+class MockServer(RuleBuilder):
+    """A mock LLM API server answering from rules. Use `with MockServer() as server:`."""
+
+    def __init__(self, options: Optional[MockServerOptions] = None, **overrides: Any):
+        super().__init__(RuleEngine())
         self.options = replace(options or MockServerOptions(), **overrides)
         self.log = Logger(self.options.log_level)
-        self.engine = RuleEngine()
         self.history = RequestHistory(self.options.history_limit)
         self.chaos_counter = Counter()
         self._jitter = random.Random(self.options.jitter_seed)
@@ -142,58 +122,33 @@ class MockServer:
         self.pacer = Pacer()
         self._thread: Optional[threading.Thread] = None
         self._watch_path: Optional[str] = None
-        self._watcher = None
+        self._watcher: Any = None
         if self.options.fallback is not None:
             self.fallback(self.options.fallback)
 
+    def __await__(self) -> Generator[Any, None, "MockServer"]:
+        """`await server.start()` / `await MockServer.from_json_config(...)` give the server itself."""
+        return self
+        yield
+
     # -- rules ------------------------------------------------------------------------------
-    def when(self, match: Any) -> PendingRule:
-        """Start a rule: a string (case-insensitive substring of the last user message), a compiled
-        regex, a `MatchObject` / dict, or a callable taking the request."""
-        return PendingRule(self.engine, match)
-
-    def when_tool(self, name: str) -> PendingRule:
-        return self.when(MatchObject(tool_name=name))
-
-    def when_tool_result(self, call_id: str) -> PendingRule:
-        return self.when(MatchObject(tool_call_id=call_id))
-
-    def when_server_tool(self, tool_type: str) -> PendingRule:
-        return self.when(MatchObject(server_tool=tool_type))
-
-    def next_error(self, status: int, message: Optional[str] = None, type: Optional[str] = None,
-                   **error_fields) -> RuleHandle:
-        """The next request (any route) gets this HTTP error; queued errors fire last-in, first-out."""
-        error = ErrorReply(status, message, type, **error_fields)
-        return self.when(lambda request: True).reply(error).times(1).first()
-
-    def fallback(self, reply: Any) -> None:
-        """The reply when no rule matches."""
-        self.engine.set_fallback(reply)
-
-    def is_done(self) -> bool:
-        """True when every `times`-limited rule is used up and every sequence has served all its steps."""
-        return self.engine.is_done()
-
-    @property
-    def rules(self) -> list:
-        """A snapshot: `RuleSummary(description, remaining)` for each rule (`inf` when unlimited)."""
-        return self.engine.rules
-
-    @property
-    def rule_count(self) -> int:
-        return len(self.engine)
-
-    def load(self, path: str) -> int:
+    def load(self, path: str) -> Count:
         """Add the rules of a JSON5 / JSON / .py file or directory; returns how many were added."""
         from .loader import load_path
 
         loaded = load_path(path)
-        for rule in loaded.rules:
-            self.engine.add(rule)
+        self.engine.extend(loaded.rules)
         if loaded.fallback is not None:
             self.fallback(loaded.fallback)
         self.log.info(f"Loaded {len(loaded.rules)} rule(s) from {path}")
+        return Count(len(loaded.rules))
+
+    def reload(self, path: str) -> int:
+        """Replace every rule with the rules under `path`, at once (watch mode); returns how many."""
+        from .loader import load_path
+
+        loaded = load_path(path)
+        self.engine.replace(loaded.rules, loaded.fallback if loaded.fallback is not None else self.options.fallback)
         return len(loaded.rules)
 
     def reset(self) -> None:
@@ -202,7 +157,7 @@ class MockServer:
         self.history.clear()
         self.chaos_counter.reset()
         self._jitter = random.Random(self.options.jitter_seed)  # a reset replays chaos and jitter alike
-        self.fallback(self.options.fallback if self.options.fallback is not None else DEFAULT_FALLBACK)
+        self.fallback(self.options.fallback)
         self.log.info("Server reset: rules and history cleared")
 
     @property
@@ -216,8 +171,9 @@ class MockServer:
 
     # -- lifecycle --------------------------------------------------------------------------
     @property
-    def routes(self) -> list:
-        return list(ROUTES)
+    def routes(self) -> list[str]:
+        """`METHOD /path` of every route served."""
+        return [f"{route.method} {route.pattern}" for adapter in formats.ADAPTERS for route in adapter.routes]
 
     @property
     def running(self) -> bool:
@@ -227,7 +183,7 @@ class MockServer:
     def port(self) -> int:
         if self._httpd is None:
             raise RuntimeError("Server is not running. Call start() first.")
-        return self._httpd.server_address[1]
+        return int(self._httpd.server_address[1])
 
     @property
     def open_connections(self) -> int:
@@ -255,30 +211,30 @@ class MockServer:
         self.log.info(f"Listening on {self.url}")
         return self
 
-    def stop(self) -> None:
+    def stop(self) -> Done:
         """Stop serving and close open connections; safe to call twice."""
         httpd, self._httpd = self._httpd, None
         if self._watcher is not None:
             self._watcher.stop()
             self._watcher = None
-        if httpd is None:
-            return
-        httpd.shutdown()
-        self.pacer.close()
-        httpd.close_connections()
-        httpd.server_close()
-        self.log.info("Server stopped")
+        if httpd is not None:
+            httpd.shutdown()
+            self.pacer.close()
+            httpd.close_connections()
+            httpd.server_close()
+            self.log.info("Server stopped")
+        return Done()
 
     def __enter__(self) -> "MockServer":
         return self.start()
 
-    def __exit__(self, *exc) -> None:
+    def __exit__(self, *exc: object) -> None:
         self.stop()
 
     async def __aenter__(self) -> "MockServer":
         return self.start()
 
-    async def __aexit__(self, *exc) -> None:
+    async def __aexit__(self, *exc: object) -> None:
         self.stop()
 
     @classmethod
@@ -292,26 +248,51 @@ class MockServer:
                 server._watch_path = options.rules
         return server
 
-    def run_until_shutdown(self, watch_path: Optional[str] = None) -> None:
-        """Serve (and watch rules, if asked) until SIGINT or SIGTERM, then stop cleanly."""
+    def run_until_shutdown(self, watch_path: Optional[str] = None) -> Union[None, Coroutine[Any, Any, None]]:
+        """Serve (and watch rules, if asked) until SIGINT or SIGTERM, then stop cleanly.
+
+        `await server.run_until_shutdown()` waits without blocking the event loop; a plain call
+        blocks, also inside a coroutine (as llm_mock's own examples call it)."""
+        if _awaited_by_caller(sys._getframe(1)):
+            return self._run_async(watch_path)
         stopping = threading.Event()
+        self._serve(watch_path, stopping.set)
+        try:
+            while not stopping.wait(0.2) and self.running:
+                pass
+        finally:
+            self._shutdown()
+        return None
+
+    async def _run_async(self, watch_path: Optional[str]) -> None:
+        loop = asyncio.get_running_loop()
+        stopping = asyncio.Event()
+        self._serve(watch_path, lambda: loop.call_soon_threadsafe(stopping.set))
+        try:
+            while self.running and not stopping.is_set():
+                try:
+                    await asyncio.wait_for(stopping.wait(), 0.2)
+                except asyncio.TimeoutError:
+                    pass
+        finally:
+            self._shutdown()
+
+    def _serve(self, watch_path: Optional[str], stop: Any) -> None:
+        """Start (if needed), start watching, and route SIGINT/SIGTERM to `stop`."""
         if not self.running:
             self.start()
         watch_path = watch_path or self._watch_path
         if watch_path:
             from .watch import Watcher
 
-            self._watcher = Watcher(self, watch_path)
-            self._watcher.start()
-        previous = {}
+            self._watcher = Watcher(watch_path, lambda: self.reload(watch_path), self.log).start()
+        self._signals: dict = {}
         if threading.current_thread() is threading.main_thread():
             for sig in (signal.SIGINT, signal.SIGTERM):
-                previous[sig] = signal.signal(sig, lambda number, frame: stopping.set())
-        try:
-            while not stopping.wait(0.2) and self.running:
-                pass
-        finally:
-            for sig, handler in previous.items():
-                signal.signal(sig, handler)
-            self.log.info("Shutting down")
-            self.stop()
+                self._signals[sig] = signal.signal(sig, lambda number, frame: stop())
+
+    def _shutdown(self) -> None:
+        for sig, handler in self._signals.items():
+            signal.signal(sig, handler)
+        self.log.info("Shutting down")
+        self.stop()

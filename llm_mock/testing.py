@@ -11,7 +11,8 @@ from __future__ import annotations
 import unittest
 from typing import Optional
 
-from .server import MockServer, MockServerOptions
+from .config import MockServerOptions
+from .server import MockServer
 
 
 class MockServerMixin:

@@ -10,9 +10,9 @@ from __future__ import annotations
 
 import os
 import threading
-from typing import Optional
+from typing import Any, Callable, Optional
 
-from .loader import RuleFileError, load_path, rule_files
+from .loader import RuleFileError, rule_files
 
 POLL_SECONDS = 0.5
 
@@ -34,10 +34,11 @@ def snapshot(path: str) -> tuple:
 
 
 class Watcher:
-    """Reloads `server`'s rules from `path` whenever the files under it change."""
+    """Calls `reload()` whenever the files under `path` change. `reload` loads and swaps the rules
+    in (returning how many), or raises `RuleFileError` and leaves the current ones serving."""
 
-    def __init__(self, server, path: str, interval: float = POLL_SECONDS):
-        self.server, self.path, self.interval = server, path, interval
+    def __init__(self, path: str, reload: Callable[[], int], log: Any, interval: float = POLL_SECONDS):
+        self.path, self._reload, self.log, self.interval = path, reload, log, interval
         self.reloads = 0  # successful reloads, for whoever wants to wait on one
         self._stop = threading.Event()
         self._thread: Optional[threading.Thread] = None
@@ -46,7 +47,7 @@ class Watcher:
     def start(self) -> "Watcher":
         self._thread = threading.Thread(target=self._run, name=f"llm_mock-watch:{self.path}", daemon=True)
         self._thread.start()
-        self.server.log.info(f"Watching {self.path} for changes")
+        self.log.info(f"Watching {self.path} for changes")
         return self
 
     def stop(self) -> None:
@@ -63,9 +64,9 @@ class Watcher:
 
     def reload(self) -> bool:
         """Load the files now and swap them in; on failure keep the current rules. True if swapped."""
-        log = self.server.log
+        log = self.log
         try:
-            loaded = load_path(self.path)
+            count = self._reload()
         except RuleFileError as failure:
             for problem in failure.problems:
                 log.error(f"Reload failed, keeping the previous rules: {problem}")
@@ -73,8 +74,6 @@ class Watcher:
         except Exception as exc:  # e.g. a file vanished between listing and reading
             log.error(f"Reload failed, keeping the previous rules: {self.path}: {type(exc).__name__}: {exc}")
             return False
-        fallback = loaded.fallback if loaded.fallback is not None else self.server.options.fallback
-        self.server.engine.replace(loaded.rules, fallback)
         self.reloads += 1
-        log.info(f"Reloaded {len(loaded.rules)} rule(s) from {self.path}")
+        log.info(f"Reloaded {count} rule(s) from {self.path}")
         return True

@@ -14,7 +14,7 @@ from fault_helpers import TEXT, USER, chat_stream, make_anthropic, make_openai
 from llm_mock import Chaos, ErrorReply, MockServer, MockServerOptions
 from llm_mock.formats.base import Frame
 from llm_mock.replies import FAULT_KINDS
-from llm_mock.sse import schedule
+from llm_mock.pacing import schedule
 from raw_http import BODIES, ROUTES, connect, exchange, post, request_bytes, wait_for
 
 EVERY_KIND = Chaos(seed=7, error_rate=0.25, faults={kind: 0.06 for kind in FAULT_KINDS})

@@ -38,7 +38,7 @@ def watched(tmp_path):
     with MockServer(fallback="configured fallback") as server:
         server.log = Logger("info", stream=io.StringIO())
         server.load(str(path))
-        watcher = Watcher(server, str(path)).start()
+        watcher = Watcher(str(path), lambda: server.reload(str(path)), server.log).start()
         client = openai.OpenAI(base_url=server.url + "/v1", api_key="k", max_retries=0,
                                _strict_response_validation=True)
         yield server, path, client
@@ -79,7 +79,7 @@ def test_a_directory_notices_added_and_removed_files(tmp_path):
     (tmp_path / "a.json5").write_text('[{when: "a", reply: "from a"}]')
     with MockServer() as server:
         server.load(str(tmp_path))
-        watcher = Watcher(server, str(tmp_path)).start()
+        watcher = Watcher(str(tmp_path), lambda: server.reload(str(tmp_path)), server.log).start()
         client = openai.OpenAI(base_url=server.url + "/v1", api_key="k", max_retries=0)
         try:
             (tmp_path / "sub").mkdir()
@@ -99,7 +99,7 @@ def test_reloads_swap_the_whole_set_so_requests_never_see_a_gap(tmp_path):
     path.write_text(versions[0])
     with MockServer(fallback="GAP") as server:
         server.load(str(path))
-        watcher = Watcher(server, str(path))  # reloads are driven by hand here, no polling thread
+        watcher = Watcher(str(path), lambda: server.reload(str(path)), server.log)  # reloads are driven by hand here, no polling thread
         client = openai.OpenAI(base_url=server.url + "/v1", api_key="k", max_retries=0)
         answers, stop = [], threading.Event()
 

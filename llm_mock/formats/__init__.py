@@ -1,17 +1,61 @@
-"""The registry of wire formats: request path → adapter. A new format is one module and one line here."""
+"""The registry of wire formats. A new format is one module and one line in `ADAPTERS`.
+
+Each adapter declares its routes; `table()` is the route table built from all of them, and
+`names()` the format names rules may match on (`format=`). `register`/`unregister` add a format
+at run time (a test's own format, a plugin).
+"""
 from __future__ import annotations
 
+from ..routes import RouteTable
 from .anthropic import Messages
 from .base import FormatAdapter
 from .openai_chat import ChatCompletions
 from .openai_responses import Responses
 
-ADAPTERS: dict = {adapter.path: adapter for adapter in (
+ADAPTERS: list = [
     ChatCompletions(),
     Responses(),
     Messages(),
-)}
-BY_NAME: dict = {adapter.name: adapter for adapter in ADAPTERS.values()}
-ROUTES: tuple = tuple(ADAPTERS)
+]
 
-__all__ = ["ADAPTERS", "BY_NAME", "ROUTES", "FormatAdapter"]
+_table = RouteTable(ADAPTERS)
+
+
+def table() -> RouteTable:
+    """The route table of every registered adapter."""
+    return _table
+
+
+def names() -> tuple:
+    """The format names, each once, in registration order."""
+    return tuple(dict.fromkeys(adapter.name for adapter in ADAPTERS))
+
+
+def completion_paths() -> list:
+    """The path patterns that answer completions (`POST`, parse → rules → render), in order."""
+    return [route.pattern for adapter in ADAPTERS for route in adapter.routes
+            if route.handler is None and route.method == "POST"]
+
+
+def by_name(name: str) -> FormatAdapter:
+    """The first adapter of format `name` (its own routes, not a transport's)."""
+    for adapter in ADAPTERS:
+        if adapter.name == name and not adapter.transport:
+            return adapter
+    raise KeyError(name)
+
+
+def register(adapter: FormatAdapter) -> None:
+    """Add a format (its routes answer at once)."""
+    global _table
+    ADAPTERS.append(adapter)
+    _table = RouteTable(ADAPTERS)
+
+
+def unregister(adapter: FormatAdapter) -> None:
+    global _table
+    ADAPTERS.remove(adapter)
+    _table = RouteTable(ADAPTERS)
+
+
+__all__ = ["ADAPTERS", "FormatAdapter", "by_name", "completion_paths", "names", "register", "table", "unregister"]

@@ -3,7 +3,8 @@ from __future__ import annotations
 
 from ..replies import Completion, ErrorReply, thinking_signature
 from ..request import Message, MockRequest, RequestError, ToolDef, finish, optional, require, text_of
-from .base import Events, FormatAdapter, Frame, base58_id, deltas, dumps, sse
+from ..framing import SSE
+from .base import Call, Events, FormatAdapter, Frame, Route, base58_id, deltas, dumps, json_body, sse
 
 STOP_REASONS = {"stop": "end_turn", "tool_calls": "tool_use", "length": "max_tokens", "content_filter": "refusal"}
 ERROR_TYPES = {400: "invalid_request_error", 401: "authentication_error", 402: "billing_error",
@@ -14,16 +15,26 @@ ERROR_MESSAGES = {401: "invalid x-api-key", 429: "Number of requests has exceede
                   500: "Internal server error", 529: "Overloaded"}
 
 
+def count_tokens(call: Call, adapter: Messages) -> dict:
+    """`POST /v1/messages/count_tokens`: the estimate a reply's `usage.input_tokens` would report."""
+    data = json_body(call)
+    data.setdefault("max_tokens", 1)  # the only field count_tokens does not take
+    return {"input_tokens": adapter.parse(data, call).input_tokens}
+
+
 class Messages(FormatAdapter):
     name = "anthropic"
-    path = "/v1/messages"
+    routes = (Route("POST", "/v1/messages"),
+              Route("POST", "/v1/messages/count_tokens", count_tokens))
+    prefixes = ("/v1/messages",)
+    header_hints = ("anthropic-version", "x-api-key")
     request_id_header = "request-id"
-    malformed = b'event: content_block_delta\ndata: {"type":"content_block_delta","index":0,"delta":\n\n'
+    framing = SSE(malformed=b'event: content_block_delta\ndata: {"type":"content_block_delta","index":0,"delta":\n\n')
 
     def new_request_id(self) -> str:
         return base58_id("req_011", 24)
 
-    def parse(self, body: dict, headers: dict, path: str) -> MockRequest:
+    def parse(self, body: dict, call: Call) -> MockRequest:
         model = require(body, "model", str, "a string")
         max_tokens = require(body, "max_tokens", int, "an integer")
         if max_tokens < 1:
@@ -48,7 +59,7 @@ class Messages(FormatAdapter):
         request = MockRequest(
             format=self.name, model=model, stream=optional(body, "stream", bool, "a boolean", False),
             tools=user_tools, tool_names=tuple(t.name for t in user_tools), server_tool_types=tuple(server_tools),
-            headers=headers, path=path, raw=body, max_tokens=max_tokens,
+            headers=dict(call.headers), path=call.target, raw=body, max_tokens=max_tokens,
         )
         return finish(request, messages)
 

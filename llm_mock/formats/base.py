@@ -1,25 +1,27 @@
-"""The format adapter protocol, and the small helpers every adapter shares.
+"""The format adapter contract, the routes adapters declare, and the helpers every adapter shares.
 
 An adapter is pure: a parsed JSON body in, a `MockRequest` out; a `Completion` in, a JSON body or
-a list of SSE frames out. It knows no socket, no rule engine and no CLI.
+a list of framed events out. It knows no socket, no rule engine and no CLI. It declares its own
+routes (`routes`), its stream framing (`framing`), its error shape (`render_error`) and the header
+that carries a request id; `formats/__init__.py` collects them into the route table.
 """
 from __future__ import annotations
 
 import json
 import os
 import string
-from dataclasses import dataclass
-from typing import Any, Optional
+from abc import ABC, abstractmethod
+from dataclasses import dataclass, field
+from typing import Any, Callable, ClassVar, Mapping, Optional
 
+from ..framing import SSE, Frame, Framing, dumps
 from ..replies import Completion, ErrorReply
+from ..request import MockRequest, RequestError
 
 _ALNUM = string.ascii_letters + string.digits
 _BASE58 = "123456789ABCDEFGHJKLMNPQRSTUVWXYZabcdefghijkmnopqrstuvwxyz"
 
-dumps = json.JSONEncoder(ensure_ascii=False, separators=(",", ":")).encode
-"""Compact JSON with raw UTF-8, as the real APIs send it."""
-
-quote = json.encoder.encode_basestring
+quote = json.encoder.encode_basestring  # type: ignore[attr-defined]
 """A string as a JSON string literal (what `dumps` does for a str, without its overhead)."""
 
 
@@ -48,13 +50,12 @@ def base58_id(prefix: str, length: int = 22) -> str:
     return random_id(prefix, length, _BASE58_TABLE)
 
 
-@dataclass
-class Frame:
-    """One SSE event, already framed (`event:`/`data:` lines and the blank line), with the number
-    of text characters it carries (for `after_chars` faults and tokens-per-second pacing)."""
+_SSE = SSE()
 
-    data: bytes
-    chars: int = 0
+
+def sse(payload: dict, event: Optional[str] = None, chars: int = 0) -> Frame:
+    """One server-sent event (`event:` line when named)."""
+    return _SSE.frame(payload, event, chars)
 
 
 @dataclass
@@ -63,48 +64,146 @@ class Events:
 
     frames: list
     context: Any = None
-    request_id: str = ""  # set by the handler: an in-band error repeats the response's id
+    request_id: str = ""  # set by the dispatcher: an in-band error repeats the response's id
 
 
-def sse(payload: dict, event: Optional[str] = None, chars: int = 0) -> Frame:
-    body = dumps(payload)
-    head = f"event: {event}\n" if event else ""
-    return Frame(f"{head}data: {body}\n\n".encode("utf-8"), chars)
+@dataclass
+class Call:
+    """One HTTP request as a route handler sees it: the path's named parts, the query, the headers
+    (lower-cased names) and the raw body. `app` is the server, for handlers that keep state."""
+
+    method: str
+    path: str
+    params: Mapping[str, str] = field(default_factory=dict)
+    query: Mapping[str, str] = field(default_factory=dict)
+    headers: Mapping[str, str] = field(default_factory=dict)
+    body: bytes = b""
+    app: Any = None
+    route: Optional["Route"] = None
+    target: str = ""  # the path with its query string, as the client sent it
 
 
-class FormatAdapter:
-    """One wire format. Subclasses set the class attributes and implement the five methods."""
+@dataclass(frozen=True)
+class Answer:
+    """What a route handler returns when the answer is not a 200 JSON body: a status, a body
+    (a dict/list is sent as JSON, bytes as they are) and extra headers."""
 
-    name: str = ""
-    path: str = ""
-    request_id_header = "x-request-id"
-    terminator: bytes = b""  # sent after the last event of a complete stream (`data: [DONE]`)
-    malformed: bytes = b'data: {"id": "malformed", "choices": [\n\n'  # a `data:` line that is not JSON
+    body: Any = None
+    status: int = 200
+    headers: tuple = ()
+    media_type: str = "application/json"
+
+
+@dataclass(frozen=True)
+class Route:
+    """One entry of the route table: a method, a path pattern with named parts (`{model}`) and
+    literal suffixes (`:generateContent`), and the handler. `handler` None is the completion flow
+    (parse → rules → render); otherwise `handler(call, adapter)` returns a JSON-able body or an
+    `Answer`. `by_headers` routes are shared by several vendors (model listings): the adapter that
+    answers is the one the request's headers point to. `options` are read by the adapter's `parse`
+    (for example `{"stream": True}` on a route that always streams)."""
+
+    method: str
+    pattern: str
+    handler: Optional[Callable[..., Any]] = None
+    options: Mapping[str, Any] = field(default_factory=dict)
+    by_headers: bool = False
+
+
+class FormatAdapter(ABC):
+    """One wire format: its routes, how its requests parse, how its answers, streams and errors
+    render. Subclasses set `name` and `routes` and implement the abstract methods."""
+
+    name: ClassVar[str] = ""  # the format name rules match on (`format=`)
+    transport: ClassVar[str] = ""  # a second way to reach the same format (Azure, Bedrock, Vertex)
+    routes: ClassVar[tuple] = ()
+    prefixes: ClassVar[tuple] = ()  # path prefixes that point to this format (its 404s on them)
+    header_hints: ClassVar[tuple] = ()  # request headers that point to this format
+    request_id_header: ClassVar[str] = "x-request-id"
+    framing: ClassVar[Framing] = _SSE
 
     def new_request_id(self) -> str:
         return hex_id("req_", 32)
 
-    def parse(self, body: dict, headers: dict, path: str):
+    def framing_for(self, request: MockRequest) -> Framing:
+        """The framing of this request's stream (a format may offer more than one)."""
+        return self.framing
+
+    @abstractmethod
+    def parse(self, body: dict, call: Call) -> MockRequest:
         """The normalised `MockRequest`, or `RequestError` (400) naming the problem."""
-        raise NotImplementedError
 
-    def render_json(self, request, completion: Completion) -> dict:
-        raise NotImplementedError
+    @abstractmethod
+    def render_json(self, request: MockRequest, completion: Completion) -> Any:
+        """The whole answer as one JSON value."""
 
-    def render_events(self, request, completion: Completion) -> Events:
-        raise NotImplementedError
+    @abstractmethod
+    def render_events(self, request: MockRequest, completion: Completion) -> Events:
+        """The answer as a stream of framed events (without the framing's opening and terminator)."""
 
-    def render_error(self, error: ErrorReply, request_id: str) -> dict:
-        raise NotImplementedError
+    @abstractmethod
+    def render_error(self, error: ErrorReply, request_id: str) -> Any:
+        """The body of an HTTP error answer in this format's shape."""
 
+    def error_headers(self, error: ErrorReply) -> list:
+        """Headers an HTTP error carries in this format besides the request id (Bedrock's error type)."""
+        return []
+
+    @abstractmethod
     def inband_error(self, events: Events, sent: int, error: Optional[ErrorReply], kind: str) -> list:
         """Frames that end a started stream with a failure (the format's usual one when `error` is
         None), after `sent` frames went out."""
-        raise NotImplementedError
 
     def early_end(self, events: Events, sent: int) -> list:
         """Frames that end a started stream cleanly but early, without a finish reason."""
-        return [Frame(self.terminator)] if self.terminator else []
+        return [Frame(self.framing.terminator)] if self.framing.terminator else []
+
+
+def json_body(call: Call) -> dict:
+    """The request body as a JSON object, or the 400 the APIs give."""
+    return parse_json_object(call.body, call.headers.get("content-type"))
+
+
+def parse_json_object(body: bytes, content_type: Optional[str]) -> dict:
+    if content_type and "json" not in content_type.lower():
+        raise RequestError(f"Unsupported Content-Type {content_type!r}: send the body as application/json.")
+    try:
+        text = body.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        raise RequestError(f"The request body is not valid UTF-8 (byte {exc.start}).") from None
+    try:
+        data = json.loads(text, parse_constant=_not_json)
+    except (ValueError, RecursionError) as exc:
+        raise RequestError(f"We could not parse the JSON body of your request: {exc}") from None
+    if not isinstance(data, dict):
+        raise RequestError("The request body must be a JSON object.")
+    if ("\\ud" in text or "\\uD" in text) and _lone_surrogate(data):  # only \u escapes make them
+        raise RequestError("We could not parse the JSON body of your request: a \\u escape is an unpaired "
+                           "UTF-16 surrogate.")
+    return data
+
+
+def _not_json(constant: str) -> Any:
+    raise ValueError(f"{constant} is not valid JSON")
+
+
+def _lone_surrogate(value: Any) -> bool:
+    """True if any key or string in `value` holds an unpaired surrogate (it cannot be sent back as UTF-8)."""
+    stack = [value]
+    while stack:
+        item = stack.pop()
+        if isinstance(item, str):
+            if not item.isascii():
+                try:
+                    item.encode("utf-8")
+                except UnicodeEncodeError:
+                    return True
+        elif isinstance(item, dict):
+            stack.extend(item)
+            stack.extend(item.values())
+        elif isinstance(item, list):
+            stack.extend(item)
+    return False
 
 
 # The OpenAI error `type`/`code` and default message for each status (wire-protocol §6.1).

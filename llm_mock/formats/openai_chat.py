@@ -5,7 +5,9 @@ import time
 
 from ..replies import Completion, ErrorReply
 from ..request import Message, MockRequest, RequestError, ToolDef, finish, optional, require, text_of
-from .base import Events, FormatAdapter, Frame, deltas, dumps, openai_error_body, random_id
+from .. import catalog
+from ..framing import SSE
+from .base import Call, Events, FormatAdapter, Frame, Route, deltas, dumps, openai_error_body, random_id
 
 ROLES = {"system": "system", "developer": "system", "user": "user", "assistant": "assistant",
          "tool": "tool", "function": "tool"}
@@ -14,10 +16,12 @@ FINGERPRINT = "fp_" + "6c1d2e3f4a"
 
 class ChatCompletions(FormatAdapter):
     name = "openai"
-    path = "/v1/chat/completions"
-    terminator = b"data: [DONE]\n\n"
+    routes = (Route("POST", "/v1/chat/completions"),
+              Route("GET", "/v1/models", catalog.list_models, by_headers=True),
+              Route("GET", "/v1/models/{model}", catalog.get_model, by_headers=True))
+    framing = SSE(terminator=b"data: [DONE]\n\n")
 
-    def parse(self, body: dict, headers: dict, path: str) -> MockRequest:
+    def parse(self, body: dict, call: Call) -> MockRequest:
         model = require(body, "model", str, "a string")
         raw_messages = require(body, "messages", list, "an array")
         if not raw_messages:
@@ -33,7 +37,7 @@ class ChatCompletions(FormatAdapter):
         request = MockRequest(
             format=self.name, model=model, stream=optional(body, "stream", bool, "a boolean", False),
             tools=[t for t in tools if t], tool_names=tuple(t.name for t in tools if t),
-            headers=headers, path=path, raw=body, max_tokens=limit, n=n,
+            headers=dict(call.headers), path=call.target, raw=body, max_tokens=limit, n=n,
             include_usage=bool(stream_options.get("include_usage")),
         )
         return finish(request, messages)

@@ -7,7 +7,8 @@ from dataclasses import replace
 
 from ..replies import Completion, ErrorReply
 from ..request import Message, MockRequest, RequestError, ToolDef, finish, optional, text_of
-from .base import Events, FormatAdapter, Frame, hex_id, openai_error_body, quote, random_id, sse
+from ..framing import SSE
+from .base import Call, Events, FormatAdapter, Frame, Route, hex_id, openai_error_body, quote, random_id, sse
 
 ROLES = {"user": "user", "assistant": "assistant", "system": "system", "developer": "system"}
 USER_TOOL_TYPES = ("function", "custom")
@@ -18,10 +19,11 @@ ECHOED = ("max_output_tokens", "max_tool_calls", "previous_response_id", "prompt
 
 class Responses(FormatAdapter):
     name = "responses"
-    path = "/v1/responses"
-    malformed = b'event: response.output_text.delta\ndata: {"type":"response.output_text.delta",\n\n'
+    routes = (Route("POST", "/v1/responses"),)
+    prefixes = ("/v1/responses",)
+    framing = SSE(malformed=b'event: response.output_text.delta\ndata: {"type":"response.output_text.delta",\n\n')
 
-    def parse(self, body: dict, headers: dict, path: str) -> MockRequest:
+    def parse(self, body: dict, call: Call) -> MockRequest:
         model = optional(body, "model", str, "a string")
         if not model:
             raise RequestError("Missing required parameter: 'model'.", "model")
@@ -40,7 +42,7 @@ class Responses(FormatAdapter):
         request = MockRequest(
             format=self.name, model=model, stream=optional(body, "stream", bool, "a boolean", False),
             tools=user_tools, tool_names=tuple(t.name for t in user_tools), server_tool_types=tuple(server_tools),
-            headers=headers, path=path, raw=body,
+            headers=dict(call.headers), path=call.target, raw=body,
             max_tokens=optional(body, "max_output_tokens", int, "an integer"),
         )
         return finish(request, messages)

@@ -1,7 +1,10 @@
-"""One thread that writes every paced stream's events at their deadlines.
+"""Pacing: when each event of a stream is due (`schedule`), and the one thread that writes them.
 
-A thousand streams each sleeping in their own thread wake a thousand threads per gap and fight for
-the interpreter; gaps stretch to hundreds of milliseconds. Here the handler thread writes what is
+The schedule is absolute (start + offset) rather than a fixed sleep after each write, so a hundred
+10 ms gaps add up to a second, not a second plus every wake-up's overshoot.
+
+A thousand streams each sleeping in their own thread wake a thousand threads per gap and fight
+for the interpreter; gaps stretch to hundreds of milliseconds. Here the handler thread writes what is
 due at once (the head and the first events: time to first byte stays short), hands the rest to the
 pacer, and waits. The pacer keeps a heap of deadlines and writes each due event with a non-blocking
 write; a client that cannot take more is retried a moment later, one that went away fails its stream.
@@ -11,6 +14,7 @@ from __future__ import annotations
 import heapq
 import itertools
 import os
+import random
 import threading
 import time
 from typing import Optional
@@ -120,3 +124,28 @@ class Pacer:
             self._push(job.start + job.offsets[job.index], job)
         else:
             job.done.set()
+
+
+def schedule(frames: list, latency: float = 0, ttft: float = 0, tokens_per_second: float = 0,
+             jitter: float = 0, rng: Optional[random.Random] = None) -> Optional[list]:
+    """Send time of each frame, in seconds from the first; None when nothing is paced.
+
+    `latency` ms between events; or `ttft` ms before the first text then `tokens_per_second`
+    (about four characters a token); `jitter` adds up to that many ms to each gap.
+    """
+    if not (latency or ttft or tokens_per_second or jitter):
+        return None
+    rng = rng or random.Random(0)
+    offsets, at, seen_text = [], 0.0, False
+    for index, frame in enumerate(frames):
+        if ttft or tokens_per_second:
+            if frame.chars and not seen_text:
+                at, seen_text = max(at, (ttft or 0) / 1000), True
+            elif frame.chars and tokens_per_second:
+                at += frame.chars / 4 / tokens_per_second
+        elif index:
+            at += latency / 1000
+        if jitter and index:
+            at += rng.uniform(0, jitter / 1000)
+        offsets.append(at)
+    return offsets

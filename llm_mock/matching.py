@@ -5,15 +5,15 @@ import re
 from dataclasses import dataclass, fields
 from typing import Any, Callable, Optional, Union
 
-Pattern = Union[str, "re.Pattern[str]"]
+from . import formats
 
-FORMATS = ("openai", "responses", "anthropic")
+Pattern = Union[str, "re.Pattern[str]"]
 
 
 @dataclass(frozen=True)
 class MatchObject:
     """Fields combine with AND. `message`, `model` and `system` are case-insensitive substrings or
-    compiled regexes; `format` is `openai` / `responses` / `anthropic`; `tool_name` must be among the
+    compiled regexes; `format` is a registered format name (`openai`, `responses`, `anthropic`, …); `tool_name` must be among the
     offered tools; `server_tool` among the offered server tool types; `tool_call_id` equals the last
     tool result's id; `predicate(request)` runs last."""
 
@@ -27,8 +27,8 @@ class MatchObject:
     predicate: Optional[Callable[[Any], bool]] = None
 
     def __post_init__(self):
-        if self.format is not None and self.format not in FORMATS:
-            raise ValueError(f"format must be one of {', '.join(FORMATS)}, got {self.format!r}")
+        if self.format is not None and self.format not in formats.names():
+            raise ValueError(f"format must be one of {', '.join(formats.names())}, got {self.format!r}")
         for name in ("message", "model", "system"):
             value = getattr(self, name)
             if value is not None and not isinstance(value, (str, re.Pattern)):

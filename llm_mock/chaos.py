@@ -1,0 +1,62 @@
+"""Seeded chaos: random errors and faults whose sequence replays exactly from a seed."""
+from __future__ import annotations
+
+import random
+import threading
+from dataclasses import dataclass, field
+from typing import Optional
+
+from .replies import FAULT_KINDS, ErrorReply, Fault
+
+
+@dataclass
+class Chaos:
+    """Seeded random failures: `error_rate` answers with one of `error_statuses`; `faults` maps a
+    fault kind to its rate. The n-th request's fate depends only on `seed` and n, so a failing run
+    replays exactly with the same seed."""
+
+    seed: Optional[int] = 0
+    error_rate: float = 0.0
+    error_statuses: tuple = (429, 500, 503)
+    faults: dict = field(default_factory=dict)
+    retry_after: Optional[float] = None
+
+    def __post_init__(self):
+        unknown = set(self.faults) - set(FAULT_KINDS)
+        if unknown:
+            raise ValueError(f"unknown fault kind(s) in chaos: {', '.join(sorted(unknown))}")
+        rates = [self.error_rate, *self.faults.values()]
+        if any(not isinstance(r, (int, float)) or r < 0 for r in rates) or sum(rates) > 1:
+            raise ValueError("chaos rates must be non-negative and add up to at most 1")
+        self.error_statuses = tuple(self.error_statuses)
+
+    def decide(self, ordinal: int) -> tuple:
+        """(ErrorReply or None, Fault or None) for the `ordinal`-th request."""
+        rng = random.Random(f"{self.seed}:{ordinal}")
+        roll = rng.random()
+        if roll < self.error_rate:
+            status = self.error_statuses[rng.randrange(len(self.error_statuses))]
+            return ErrorReply(status, retry_after=self.retry_after), None
+        threshold = self.error_rate
+        for kind in sorted(self.faults):
+            threshold += self.faults[kind]
+            if roll < threshold:
+                return None, Fault(kind, after_events=rng.randrange(0, 12), stall_ms=2000)
+        return None, None
+
+
+class Counter:
+    """A thread-safe request counter (the chaos ordinal)."""
+
+    def __init__(self):
+        self._lock = threading.Lock()
+        self._value = 0
+
+    def next(self) -> int:
+        with self._lock:
+            self._value += 1
+            return self._value
+
+    def reset(self) -> None:
+        with self._lock:
+            self._value = 0

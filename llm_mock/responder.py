@@ -1,0 +1,94 @@
+"""Writing one request's answer: the only place bytes of an answer leave the server.
+
+Every write goes through a `Responder`, which puts the request in the history before the first
+byte of its answer (so a client holding a response always finds it recorded), and finishes
+faulty answers: close, reset, or stall then close.
+"""
+from __future__ import annotations
+
+import select
+import socket
+import struct
+import time
+from typing import Any, Optional
+
+from .framing import dumps
+from .history import RecordedRequest
+from .http_response import LAST_CHUNK, chunk, response_head
+from .replies import ErrorReply
+
+JSON_TYPE = ("content-type", "application/json")
+CLIENT_GONE = (BrokenPipeError, ConnectionResetError, ConnectionAbortedError, socket.timeout, TimeoutError)
+"""What a write or read raises when the client went away (or stopped reading in time)."""
+
+
+class Responder:
+    """Answers one request on `connection`, recording `entry` in `history` first."""
+
+    def __init__(self, connection: Any, entry: RecordedRequest, history: Any, head_only: bool = False):
+        self.connection = connection
+        self.entry = entry
+        self.history = history
+        self.head_only = head_only  # HEAD: the head a GET would get, no body
+        self.published = False
+
+    def publish(self, status: int, outcome: str) -> None:
+        """Record the request (once) with this status and outcome; later calls only update them."""
+        self.entry.status, self.entry.outcome = status, outcome
+        if not self.published:
+            self.published = True
+            self.history.record(self.entry)
+
+    def send(self, status: int, headers: list, body: bytes, outcome: str = "ok") -> None:
+        """A whole answer with a `Content-Length` body, in one write."""
+        self.publish(status, outcome)
+        if self.connection.close_connection:
+            headers = [*headers, ("connection", "close")]
+        head = response_head(status, headers, len(body))
+        self.connection.wfile.write(head if self.head_only else head + body)
+
+    def send_json(self, status: int, value: Any, headers: list, outcome: str = "ok") -> None:
+        self.send(status, [JSON_TYPE, *headers], dumps(value).encode("utf-8"), outcome)
+
+    def send_error(self, adapter: Any, error: ErrorReply, request_id: str, outcome: str = "rejected",
+                   headers: Optional[list] = None) -> None:
+        """An HTTP error in `adapter`'s shape, with its request id and the error's own headers."""
+        extra = [(adapter.request_id_header, request_id), *adapter.error_headers(error), *error.response_headers(),
+                 *(headers or ())]
+        self.send_json(error.status, adapter.render_error(error, request_id), extra, outcome)
+
+    def stream(self, headers: list, frames: list, offsets: Optional[list], complete: bool, pacer: Any) -> None:
+        """A chunked body of `frames` (bytes), each at its offset (seconds) or all at once."""
+        head = response_head(200, headers)
+        last = LAST_CHUNK if complete else b""
+        if offsets is None:  # unpaced: the whole response, one chunk, one write
+            body = b"".join(frames)
+            self.connection.wfile.write(head + (chunk(body) if body else b"") + last)
+        else:
+            pacer.send(self.connection.connection, head, [chunk(frame) for frame in frames], offsets, last)
+
+    def end_connection(self, how: str, data: bytes = b"", stall_ms: float = 0) -> None:
+        """Finish a faulty answer: `close`, `reset` (a TCP RST), or `stall` then close."""
+        conn = self.connection
+        conn.close_connection = True
+        sock = conn.connection
+        if data:
+            conn.wfile.write(data)
+        if how == "stall":  # hold the connection until the client gives up or stall_ms passes
+            deadline = time.monotonic() + stall_ms / 1000
+            while time.monotonic() < deadline:
+                readable, _, _ = select.select([sock], [], [], min(0.25, max(deadline - time.monotonic(), 0)))
+                try:
+                    if readable and not sock.recv(65536):  # what the client sends is discarded
+                        break
+                except OSError:
+                    break
+        if how == "reset":  # close now: socketserver's shutdown(SHUT_WR) would send a FIN before the RST
+            sock.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
+            conn.rfile.close()
+            sock.close()
+            return
+        try:
+            sock.shutdown(socket.SHUT_RDWR)
+        except OSError:
+            pass
