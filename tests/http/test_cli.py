@@ -24,7 +24,7 @@ from llm_mock.cli import main, start_command
 from llm_mock.engine import DEFAULT_FALLBACK
 from llm_mock.log import Logger
 
-REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+REPO = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
 
 class Served:
