@@ -57,8 +57,8 @@ def test_times_and_a_limited_sequence_count_exactly(server):
     server.fallback("fallback")
     jobs = [("seq" if i % 5 < 3 else "limited", i % 2 == 0) for i in range(REQUESTS)]  # 600 seq, 400 limited
     replies = hammer(server, jobs, lambda conn, job: ask(conn, *job))
-    seq = Counter(reply for reply, (text, _) in zip(replies, jobs) if text == "seq")
-    limited = Counter(reply for reply, (text, _) in zip(replies, jobs) if text == "limited")
+    seq = Counter(reply for reply, (text, _) in zip(replies, jobs, strict=True) if text == "seq")
+    limited = Counter(reply for reply, (text, _) in zip(replies, jobs, strict=True) if text == "limited")
     assert seq == Counter({**{f"step {i}": 1 for i in range(500)}, "fallback": 100})
     assert limited == Counter({"limited": 300, "fallback": 100})
     assert server.history.count() == REQUESTS

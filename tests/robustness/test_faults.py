@@ -14,8 +14,17 @@ import pytest
 
 from llm_mock import ErrorReply, Fault, ReplyObject, ToolCall
 from support.clients import anthropic_client, openai_client
-from support.faults import (TEXT, USER, anthropic_text, chat_stream, chat_text, claude_stream, drain, reply_with,
-                            responses_text)
+from support.faults import (
+    TEXT,
+    USER,
+    anthropic_text,
+    chat_stream,
+    chat_text,
+    claude_stream,
+    drain,
+    reply_with,
+    responses_text,
+)
 from support.raw_http import BODIES, connect, post
 from support.sse import parse_sse
 
@@ -83,9 +92,9 @@ def test_anthropic_inband_error_ends_the_stream_without_message_stop(server):
 def test_anthropic_stream_helper_raises_the_inband_error(server, claude):
     reply_with(server, Fault("error", after_chars=10, error=ErrorReply.rate_limited()))
     pieces = []
-    with pytest.raises(anthropic.APIStatusError) as caught:
-        with claude.messages.stream(model="m", max_tokens=100, messages=USER) as stream:
-            pieces.extend(stream.text_stream)
+    with pytest.raises(anthropic.APIStatusError) as caught, \
+            claude.messages.stream(model="m", max_tokens=100, messages=USER) as stream:
+        pieces.extend(stream.text_stream)
     assert "".join(pieces) == TEXT[:10]
     assert caught.value.status_code == 200 and caught.value.body["error"]["type"] == "rate_limit_error"
 
@@ -178,9 +187,9 @@ def test_chat_limit_cuts_the_reply_with_length(server, oai, limit_field):
     assert whole.choices[0].message.content == TEXT[:12] and whole.usage.completion_tokens == 3
     chunks = list(chat_stream(oai, **{limit_field: 3}))
     assert chat_text(chunks) == TEXT[:12] and chunks[-1].choices[0].finish_reason == "length"
-    with oai.chat.completions.stream(model="gpt-4o-mini", messages=USER, **{limit_field: 3}) as stream:
-        with pytest.raises(openai.LengthFinishReasonError):
-            stream.get_final_completion()
+    with oai.chat.completions.stream(model="gpt-4o-mini", messages=USER, **{limit_field: 3}) as stream, \
+            pytest.raises(openai.LengthFinishReasonError):
+        stream.get_final_completion()
 
 
 def test_chat_limit_drops_tool_calls_that_do_not_fit(server, oai):
@@ -208,9 +217,9 @@ def test_responses_limit_is_incomplete_with_max_output_tokens(server, oai):
     assert responses_text(events) == TEXT[:12]
     assert events[-1].type == "response.incomplete"
     assert events[-1].response.incomplete_details.reason == "max_output_tokens"
-    with oai.responses.stream(model="gpt-4.1-mini", input="go", max_output_tokens=3) as stream:
-        with pytest.raises(RuntimeError, match="response.completed"):
-            stream.get_final_response()
+    with oai.responses.stream(model="gpt-4.1-mini", input="go", max_output_tokens=3) as stream, \
+            pytest.raises(RuntimeError, match="response.completed"):
+        stream.get_final_response()
 
 
 @pytest.mark.parametrize("reason, chat_error, stop_reason", [
@@ -222,9 +231,8 @@ def test_incomplete_fault_in_chat_and_anthropic(server, oai, claude, reason, cha
     chunks = list(chat_stream(oai))
     finish = "length" if reason == "max_output_tokens" else "content_filter"
     assert chat_text(chunks) == TEXT[:15] and chunks[-1].choices[0].finish_reason == finish
-    with oai.chat.completions.stream(model="gpt-4o-mini", messages=USER) as stream:
-        with pytest.raises(chat_error):
-            stream.get_final_completion()
+    with oai.chat.completions.stream(model="gpt-4o-mini", messages=USER) as stream, pytest.raises(chat_error):
+        stream.get_final_completion()
     message = claude.messages.create(model="claude-mock", max_tokens=1024, messages=USER)
     assert message.stop_reason == stop_reason and message.content[0].text == TEXT[:15]
     streamed = list(claude_stream(claude))

@@ -11,8 +11,21 @@ import pytest
 
 from llm_mock import Fault
 from support.clients import anthropic_client, openai_client
-from support.faults import (READ_ERRORS, STREAMS, TEXT, TEXT_OF_5, TIMEOUTS, USER, YIELDED_OF_5, chat_stream, chat_text,
-                            claude_stream, read_until_failure, reply_with, responses_text)
+from support.faults import (
+    READ_ERRORS,
+    STREAMS,
+    TEXT,
+    TEXT_OF_5,
+    TIMEOUTS,
+    USER,
+    YIELDED_OF_5,
+    chat_stream,
+    chat_text,
+    claude_stream,
+    read_until_failure,
+    reply_with,
+    responses_text,
+)
 from support.raw_http import BODIES, connect, exchange, post, request_bytes, wait_for
 from support.sse import parse_sse
 

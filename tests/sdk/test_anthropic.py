@@ -11,8 +11,15 @@ import pytest
 
 from support.clients import async_anthropic_client
 from support.raw_http import raw_post
-from support.scenarios import (SCENARIO_NAMES, UNICODE_TEXT, add_scenario, anthropic_tools, assert_chunked, assert_id,
-                               expected)
+from support.scenarios import (
+    SCENARIO_NAMES,
+    UNICODE_TEXT,
+    add_scenario,
+    anthropic_tools,
+    assert_chunked,
+    assert_id,
+    expected,
+)
 
 MODEL = "claude-sonnet-4-6"
 PATH = "/v1/messages"

@@ -10,8 +10,16 @@ import pytest
 
 from support.clients import async_openai_client
 from support.raw_http import raw_post
-from support.scenarios import (SCENARIO_NAMES, UNICODE_TEXT, Expected, add_scenario, assert_chunked, assert_id,
-                               chat_tools, expected)
+from support.scenarios import (
+    SCENARIO_NAMES,
+    UNICODE_TEXT,
+    Expected,
+    add_scenario,
+    assert_chunked,
+    assert_id,
+    chat_tools,
+    expected,
+)
 
 MODEL = "gpt-4o-mini"
 PATH = "/v1/chat/completions"

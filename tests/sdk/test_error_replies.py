@@ -88,9 +88,9 @@ def test_anthropic_status_maps_to_exception(server, oai, claude, stream, status)
 
 def test_anthropic_stream_helper_raises_before_the_stream(server, claude):
     server.when("hi").reply(ErrorReply.overloaded())
-    with pytest.raises(anthropic.OverloadedError) as caught:
-        with claude.messages.stream(**request_body("messages")) as stream:
-            stream.get_final_message()
+    with pytest.raises(anthropic.OverloadedError) as caught, \
+            claude.messages.stream(**request_body("messages")) as stream:
+        stream.get_final_message()
     assert caught.value.body["error"] == {"type": "overloaded_error", "message": "Overloaded"}
 
 

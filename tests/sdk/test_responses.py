@@ -10,8 +10,15 @@ import pytest
 
 from support.clients import async_openai_client
 from support.raw_http import raw_post
-from support.scenarios import (SCENARIO_NAMES, UNICODE_TEXT, add_scenario, assert_chunked, assert_id, expected,
-                               responses_tools)
+from support.scenarios import (
+    SCENARIO_NAMES,
+    UNICODE_TEXT,
+    add_scenario,
+    assert_chunked,
+    assert_id,
+    expected,
+    responses_tools,
+)
 
 MODEL = "gpt-4.1-mini"
 PATH = "/v1/responses"
