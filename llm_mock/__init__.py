@@ -1,12 +1,12 @@
 """llm_mock: a mock OpenAI and Anthropic API server for tests."""
 from .builder import PendingRule, RuleBuilder, RuleHandle
 from .chaos import Chaos
-from .history import RecordedRequest, RequestHistory
-from .replies import ErrorReply, Fault, ReplyObject, ReplyOptions, ToolCall
-from .request import Message, MockRequest, ToolDef
-from .matching import MatchObject
 from .config import MockServerOptions
 from .engine import RuleSummary
+from .history import RecordedRequest, RequestHistory
+from .matching import MatchObject
+from .replies import ErrorReply, Fault, ReplyObject, ReplyOptions, ToolCall
+from .request import Message, MockRequest, ToolDef
 from .server import MockServer
 
 __version__ = "0.1.0"

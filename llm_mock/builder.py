@@ -25,34 +25,34 @@ class PendingRule:
         self._first = False
         self._chaos: Any = None
 
-    def times(self, n: int) -> "PendingRule":
+    def times(self, n: int) -> PendingRule:
         """Answer `n` requests, then step aside (set before `.reply()`: the rule enters whole)."""
         self._times = _count(n)
         return self
 
-    def first(self) -> "PendingRule":
+    def first(self) -> PendingRule:
         """Go before every rule added so far."""
         self._first = True
         return self
 
-    def chaos(self, chaos: Any) -> "PendingRule":
+    def chaos(self, chaos: Any) -> PendingRule:
         self._chaos = chaos
         return self
 
-    def reply(self, reply: Any, options: Optional[ReplyOptions] = None, **option_kw: Any) -> "RuleHandle":
+    def reply(self, reply: Any, options: Optional[ReplyOptions] = None, **option_kw: Any) -> RuleHandle:
         if not callable(reply):
             reply = normalise_reply(reply)
         return self._add(Rule(self._test, self._description, reply, _options(options, option_kw)))
 
     def reply_sequence(self, entries: list, options: Optional[ReplyOptions] = None,
-                       **option_kw: Any) -> "RuleHandle":
+                       **option_kw: Any) -> RuleHandle:
         """Each matching request gets the next entry; exhausted, the last repeats unless `times` limits."""
         if not isinstance(entries, (list, tuple)) or not entries:
             raise ValueError("Sequence requires at least one entry.")
         steps = [_sequence_step(entry) for entry in entries]
         return self._add(Rule(self._test, self._description, None, _options(options, option_kw), steps))
 
-    def _add(self, rule: Rule) -> "RuleHandle":
+    def _add(self, rule: Rule) -> RuleHandle:
         rule.remaining, rule.first, rule.chaos = self._times, self._first, self._chaos
         return RuleHandle(self._engine, self._engine.add(rule))
 
@@ -64,15 +64,15 @@ class RuleHandle:
         self._engine = engine
         self.rule = rule
 
-    def times(self, n: int) -> "RuleHandle":
+    def times(self, n: int) -> RuleHandle:
         self._engine.set_times(self.rule, _count(n))
         return self
 
-    def first(self) -> "RuleHandle":
+    def first(self) -> RuleHandle:
         self._engine.move_to_front(self.rule)
         return self
 
-    def chaos(self, chaos: Any) -> "RuleHandle":
+    def chaos(self, chaos: Any) -> RuleHandle:
         """Chaos rates for this rule only, over the server's."""
         self.rule.chaos = chaos
         return self

@@ -33,7 +33,7 @@ class MockServerOptions:
     jitter_seed: int = 0
 
     @classmethod
-    def from_json_file(cls, path: str) -> "MockServerOptions":
+    def from_json_file(cls, path: str) -> MockServerOptions:
         """Options from a JSON config file; a relative `rules` path resolves against the file's folder."""
         try:
             with open(path, encoding="utf-8") as handle:
@@ -45,7 +45,7 @@ class MockServerOptions:
         return cls.from_dict(data, os.path.dirname(os.path.abspath(path)), source=path)
 
     @classmethod
-    def from_dict(cls, data: Any, base_dir: str = ".", source: str = "config") -> "MockServerOptions":
+    def from_dict(cls, data: Any, base_dir: str = ".", source: str = "config") -> MockServerOptions:
         if not isinstance(data, dict):
             raise RuntimeError(f"Config file {source} must be a JSON object at top level, got {type(data).__name__}")
         aliases = {"latency": "default_latency", "chunk_size": "default_chunk_size", "chunkSize": "default_chunk_size",

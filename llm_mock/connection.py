@@ -25,13 +25,15 @@ class Connection(BaseHTTPRequestHandler):
     protocol_version = "HTTP/1.1"
     server_version = "llm_mock"
     server: Any  # the `_HTTPServer` of `server.py`: `.app` is the MockServer
+    raw_requestline: bytes
 
     def setup(self) -> None:
-        self.timeout = self.server.app.options.timeout or 86400.0  # a timeout keeps the socket non-blocking for the pacer
+        # a timeout keeps the socket non-blocking for the pacer
+        self.timeout = self.server.app.options.timeout or 86400.0  # type: ignore[misc]
         super().setup()
         self.rfile.close()
         self.reader = RequestDeadline(self.connection, self.timeout)
-        self.rfile = io.BufferedReader(self.reader)  # type: ignore[arg-type]
+        self.rfile = io.BufferedReader(self.reader)
         self.connection.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
         self.server.track(self.connection, True)
 

@@ -13,7 +13,7 @@ from __future__ import annotations
 import json
 import time
 import traceback
-from typing import Any, Optional
+from typing import Any, NoReturn, Optional
 from urllib.parse import parse_qsl
 
 from . import formats
@@ -67,14 +67,15 @@ def serve(conn: Any, method: str) -> None:
         body = entry.body = _read_body(conn, app.options.max_body_size)
         call = Call(method, path, match.params, dict(parse_qsl(query)) if query else {}, headers, body, app,
                     match.route, target)
-        if completion_route:
+        handler = match.route.handler
+        if handler is None:
             request = adapter.parse(json_body(call), call)
             request.body = body
             resolution = app.engine.resolve(request)
             entry.rule = resolution.rule
             _complete(app, out, adapter, request, resolution, request_id)
         else:
-            _send_answer(out, adapter, match.route.handler(call, adapter), request_id)
+            _send_answer(out, adapter, handler(call, adapter), request_id)
     except _Options as options:
         out.send(204, options.headers, b"")
     except Rejected as rejected:
@@ -108,7 +109,7 @@ def serve(conn: Any, method: str) -> None:
         _log(app, method, target, request, entry, started, resolution)
 
 
-def _unrouted(table: Any, method: str, path: str, target: str) -> None:
+def _unrouted(table: Any, method: str, path: str, target: str) -> NoReturn:
     """The error for a request no route takes: 204 to OPTIONS, 405 to a known path, else 404."""
     allowed = table.allowed(path)
     if "GET" in allowed and "HEAD" not in allowed:

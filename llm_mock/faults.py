@@ -6,7 +6,6 @@ decides where it happens, the same way for all of them.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Optional
 
 from .formats.base import Events, FormatAdapter
 from .framing import Frame, Framing

@@ -2,7 +2,8 @@
 from __future__ import annotations
 
 from collections import deque
-from typing import Any, Callable, Iterator, Optional
+from collections.abc import Callable, Iterator
+from typing import Any, Optional
 
 
 class RecordedRequest:
@@ -56,7 +57,7 @@ class RecordedRequest:
 class _Snapshot(tuple):
     """`history.all` is a snapshot tuple; calling it (`history.all()`) returns the same."""
 
-    def __call__(self) -> "_Snapshot":
+    def __call__(self) -> _Snapshot:
         return self
 
 

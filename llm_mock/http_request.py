@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import socket
 import time
+from typing import Optional
 
 MAX_LINE = 65536
 MAX_HEADERS = 100
@@ -52,7 +53,7 @@ def read_headers(rfile) -> Headers:
         if len(lines) > MAX_HEADERS:
             raise HeadError(431, f"Too many request headers (more than {MAX_HEADERS}).")
         return Headers([_header(line) for line in lines])
-    pairs = []
+    pairs: list = []
     while True:
         line = rfile.readline(MAX_LINE + 1)
         if len(line) > MAX_LINE:
@@ -90,7 +91,8 @@ def read_body(rfile, headers: Headers, limit: int) -> bytes:
 
 
 def _read_chunked(rfile, limit: int) -> bytes:
-    parts, total = [], 0
+    parts: list = []
+    total = 0
     while True:
         line = rfile.readline(1024)
         try:
@@ -113,22 +115,25 @@ class RequestDeadline(socket.SocketIO):
     within `timeout`. The socket's timeout bounds each read alone: a client trickling a byte at a time
     could otherwise hold a thread forever. `deadline = None` waits for the next request."""
 
+    _sock: socket.socket
+
     def __init__(self, sock, timeout: float):
         super().__init__(sock, "rb")
-        self.timeout, self.deadline = timeout, None
+        self.timeout = timeout
+        self.deadline: Optional[float] = None
 
     def readinto(self, buffer) -> int:
         if self.deadline is None:
             count = super().readinto(buffer)
             self.deadline = time.monotonic() + self.timeout
-            return count
+            return count or 0
         left = self.deadline - time.monotonic()
         if left <= 0:
-            raise socket.timeout("the request did not arrive within the timeout")
+            raise TimeoutError("the request did not arrive within the timeout")
         if left > self.timeout / 2:  # plenty left: the socket's own timeout is bound enough
-            return super().readinto(buffer)
+            return super().readinto(buffer) or 0
         self._sock.settimeout(left)
         try:
-            return super().readinto(buffer)
+            return super().readinto(buffer) or 0
         finally:
             self._sock.settimeout(self.timeout)

@@ -15,14 +15,14 @@ LAST_CHUNK = b"0\r\n\r\n"
 
 _REASONS = {status.value: status.phrase for status in HTTPStatus}
 _REASONS[529] = "Site Overloaded"
-_date = [0, ""]  # (second, formatted): the Date header changes once a second
+_date: list = [0, ""]  # (second, formatted): the Date header changes once a second
 
 
 def _http_date() -> str:
     now = int(time.time())
     if _date[0] != now:
         _date[:] = [now, formatdate(now, usegmt=True)]
-    return _date[1]
+    return str(_date[1])
 
 
 def response_head(status: int, headers: list, length: Optional[int] = None) -> bytes:

@@ -119,7 +119,8 @@ class _File:
     """One file's rules; problems are appended to the shared list."""
 
     def __init__(self, path: str, problems: list):
-        self.path, self.problems, self.templates = path, problems, {}
+        self.path, self.problems = path, problems
+        self.templates: dict = {}
 
     def problem(self, reason: str, rule: Optional[int] = None, field: Optional[str] = None) -> None:
         self.problems.append(Problem(self.path, reason, rule, field))
@@ -265,6 +266,7 @@ class _File:
         name = f"_llm_mock_rules_{next(_module_counter)}_{stem}"
         try:
             spec = importlib.util.spec_from_file_location(name, self.path)
+            assert spec is not None and spec.loader is not None  # a .py path always has a source loader
             module = importlib.util.module_from_spec(spec)
             sys.modules[name] = module
             try:

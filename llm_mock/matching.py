@@ -2,8 +2,9 @@
 from __future__ import annotations
 
 import re
+from collections.abc import Callable
 from dataclasses import dataclass, fields
-from typing import Any, Callable, Optional, Union
+from typing import Any, Optional, Union
 
 from . import formats
 
@@ -13,9 +14,9 @@ Pattern = Union[str, "re.Pattern[str]"]
 @dataclass(frozen=True)
 class MatchObject:
     """Fields combine with AND. `message`, `model` and `system` are case-insensitive substrings or
-    compiled regexes; `format` is a registered format name (`openai`, `responses`, `anthropic`, …); `tool_name` must be among the
-    offered tools; `server_tool` among the offered server tool types; `tool_call_id` equals the last
-    tool result's id; `predicate(request)` runs last."""
+    compiled regexes; `format` is a registered format name (`openai`, `responses`, `anthropic`, …);
+    `tool_name` must be among the offered tools; `server_tool` among the offered server tool types;
+    `tool_call_id` equals the last tool result's id; `predicate(request)` runs last."""
 
     message: Optional[Pattern] = None
     model: Optional[Pattern] = None
@@ -93,7 +94,7 @@ def _object_test(m: MatchObject) -> Callable:
     return lambda req: all(test(req) for test in tests)
 
 
-def describe_pattern(pattern: "re.Pattern[str]") -> str:
+def describe_pattern(pattern: re.Pattern[str]) -> str:
     flags = "".join(c for flag, c in ((re.IGNORECASE, "i"), (re.MULTILINE, "m"), (re.DOTALL, "s"))
                     if pattern.flags & flag)
     return f"/{pattern.pattern}/{flags}"

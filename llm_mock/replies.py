@@ -6,11 +6,12 @@ arguments, finish reason and usage that every adapter renders, identically strea
 """
 from __future__ import annotations
 
-import hashlib
 import base64
+import hashlib
 import json
+from collections.abc import Callable
 from dataclasses import dataclass, field, fields, replace
-from typing import Any, Callable, Optional, Union
+from typing import Any, Optional, Union
 
 from .tokens import estimate_tokens, truncate_to_tokens
 
@@ -62,12 +63,12 @@ class ErrorReply:
             raise ValueError(f"error status must be an integer from 100 to 599, got {self.status!r}")
 
     @classmethod
-    def rate_limited(cls, retry_after: float = 1, message: Optional[str] = None, **kw) -> "ErrorReply":
+    def rate_limited(cls, retry_after: float = 1, message: Optional[str] = None, **kw) -> ErrorReply:
         """429 with `retry-after`: the SDKs wait that long, then retry."""
         return cls(429, message, retry_after=retry_after, **kw)
 
     @classmethod
-    def overloaded(cls, message: str = "Overloaded", **kw) -> "ErrorReply":
+    def overloaded(cls, message: str = "Overloaded", **kw) -> ErrorReply:
         """Anthropic's 529 `overloaded_error` (OpenAI routes get a 529 with a server_error body)."""
         return cls(529, message, type="overloaded_error", **kw)
 
@@ -133,7 +134,7 @@ class ReplyOptions:
     tokens_per_second: Optional[float] = None
     jitter: Optional[float] = None
 
-    def over(self, base: "ReplyOptions") -> "ReplyOptions":
+    def over(self, base: ReplyOptions) -> ReplyOptions:
         """These options laid over `base`: each key set here wins."""
         return ReplyOptions(**{f.name: getattr(self, f.name) if getattr(self, f.name) is not None
                                else getattr(base, f.name) for f in fields(self)})

@@ -5,10 +5,9 @@ conversation whether it arrives as Chat Completions, Responses or Anthropic Mess
 """
 from __future__ import annotations
 
+import json
 from dataclasses import dataclass, field
 from typing import Any, Optional
-
-import json
 
 from .tokens import estimate_tokens
 

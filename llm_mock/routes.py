@@ -10,8 +10,9 @@ the shape it parses.
 from __future__ import annotations
 
 import re
+from collections.abc import Mapping
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Mapping, Optional
+from typing import TYPE_CHECKING, Optional
 from urllib.parse import unquote
 
 if TYPE_CHECKING:
@@ -22,12 +23,12 @@ _PART = re.compile(r"\{([A-Za-z_][A-Za-z0-9_]*)\}")
 
 @dataclass(frozen=True)
 class RouteMatch:
-    route: "Route"
-    adapter: "FormatAdapter"
+    route: Route
+    adapter: FormatAdapter
     params: Mapping[str, str]
 
 
-def compile_pattern(pattern: str) -> "re.Pattern[str]":
+def compile_pattern(pattern: str) -> re.Pattern[str]:
     """`/a/{name}:verb` → a regex with a named group per part."""
     pieces, at = [], 0
     for part in _PART.finditer(pattern):
@@ -73,7 +74,7 @@ class RouteTable:
                 methods.append(route.method)
         return methods
 
-    def adapter_for(self, path: str, headers: Mapping[str, str]) -> "FormatAdapter":
+    def adapter_for(self, path: str, headers: Mapping[str, str]) -> FormatAdapter:
         """The adapter whose error shape a request on `path` with `headers` expects."""
         best, length = None, 0
         for adapter in self.adapters:
@@ -82,7 +83,7 @@ class RouteTable:
                     best, length = adapter, len(prefix)
         return best if best is not None else self.by_headers(headers)
 
-    def by_headers(self, headers: Mapping[str, str]) -> "FormatAdapter":
+    def by_headers(self, headers: Mapping[str, str]) -> FormatAdapter:
         """The first adapter one of whose header hints the request carries; else the default."""
         for adapter in self.adapters:
             if any(hint in headers for hint in adapter.header_hints):

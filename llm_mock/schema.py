@@ -10,10 +10,10 @@ import math
 import re
 from typing import Any
 
-from .chaos import Chaos
-from .replies import FAULT_KINDS, ReplyObject, ReplyOptions, normalise_reply
 from . import formats
+from .chaos import Chaos
 from .matching import MatchObject
+from .replies import FAULT_KINDS, ReplyObject, ReplyOptions, normalise_reply
 
 OPTION_KEYS = ("latency", "chunk_size", "ttft", "tokens_per_second", "jitter")
 _REGEX = re.compile(r"^/(.+)/([A-Za-z]*)$", re.DOTALL)
@@ -65,7 +65,8 @@ class Spec(dict):
 
     def __init__(self, where: str):
         super().__init__()
-        self.where, self.written = where, {}
+        self.where = where
+        self.written: dict = {}
 
     def field(self, key: str) -> str:
         return child(self.where, self.written.get(key, key))
@@ -121,7 +122,7 @@ def flag(value: Any, where: str) -> bool:
 
 def options(spec: Spec) -> ReplyOptions:
     """Pacing keys of a rule or a sequence step, as `ReplyOptions`."""
-    values = {}
+    values: dict = {}
     for key in OPTION_KEYS:
         if key in spec:
             at = spec.field(key)

@@ -16,9 +16,10 @@ import socket
 import socketserver
 import sys
 import threading
+from collections.abc import Coroutine, Generator
 from dataclasses import replace
 from http.server import ThreadingHTTPServer
-from typing import Any, Coroutine, Generator, Optional, Union
+from typing import Any, Optional, Union
 
 from . import formats
 from .builder import RuleBuilder
@@ -40,7 +41,7 @@ class _HTTPServer(ThreadingHTTPServer):
     request_queue_size = 2048
     allow_reuse_address = True
 
-    def __init__(self, address, app: "MockServer"):
+    def __init__(self, address, app: MockServer):
         self.app = app
         self._connections: set = set()
         self._connections_lock = threading.Lock()
@@ -126,7 +127,7 @@ class MockServer(RuleBuilder):
         if self.options.fallback is not None:
             self.fallback(self.options.fallback)
 
-    def __await__(self) -> Generator[Any, None, "MockServer"]:
+    def __await__(self) -> Generator[Any, None, MockServer]:
         """`await server.start()` / `await MockServer.from_json_config(...)` give the server itself."""
         return self
         yield
@@ -199,7 +200,7 @@ class MockServer(RuleBuilder):
         port = self.options.port if self._httpd is None and self.options.port else self.port
         return f"http://{host}:{port}"
 
-    def start(self) -> "MockServer":
+    def start(self) -> MockServer:
         """Listen (a free port when `port` is 0) and serve from a daemon thread; returns at once."""
         if self._httpd is not None:
             raise RuntimeError("Server is already running.")
@@ -225,20 +226,20 @@ class MockServer(RuleBuilder):
             self.log.info("Server stopped")
         return Done()
 
-    def __enter__(self) -> "MockServer":
+    def __enter__(self) -> MockServer:
         return self.start()
 
     def __exit__(self, *exc: object) -> None:
         self.stop()
 
-    async def __aenter__(self) -> "MockServer":
+    async def __aenter__(self) -> MockServer:
         return self.start()
 
     async def __aexit__(self, *exc: object) -> None:
         self.stop()
 
     @classmethod
-    def from_json_config(cls, path: str) -> "MockServer":
+    def from_json_config(cls, path: str) -> MockServer:
         """A server (not started) built from a config.json: options, fallback, then its rules."""
         options = MockServerOptions.from_json_file(path)
         server = cls(options)

@@ -9,13 +9,18 @@
 from __future__ import annotations
 
 import unittest
-from typing import Optional
+from typing import TYPE_CHECKING, Optional
 
 from .config import MockServerOptions
 from .server import MockServer
 
+if TYPE_CHECKING:
+    _Base = unittest.TestCase
+else:
+    _Base = object
 
-class MockServerMixin:
+
+class MockServerMixin(_Base):
     """Starts `cls.server` before the class's tests and stops it after; `reset()` before each test."""
 
     server_options: Optional[MockServerOptions] = None

@@ -10,7 +10,8 @@ from __future__ import annotations
 
 import os
 import threading
-from typing import Any, Callable, Optional
+from collections.abc import Callable
+from typing import Any, Optional
 
 from .loader import RuleFileError, rule_files
 
@@ -44,7 +45,7 @@ class Watcher:
         self._thread: Optional[threading.Thread] = None
         self._state = snapshot(path)
 
-    def start(self) -> "Watcher":
+    def start(self) -> Watcher:
         self._thread = threading.Thread(target=self._run, name=f"llm_mock-watch:{self.path}", daemon=True)
         self._thread.start()
         self.log.info(f"Watching {self.path} for changes")

@@ -1,10 +1,10 @@
 """Anthropic Messages: `POST /v1/messages` (protocol-notes §4)."""
 from __future__ import annotations
 
+from ..framing import SSE, dumps
 from ..replies import Completion, ErrorReply, thinking_signature
 from ..request import Message, MockRequest, RequestError, ToolDef, finish, optional, require, text_of
-from ..framing import SSE
-from .base import Call, Events, FormatAdapter, Frame, Route, base58_id, deltas, dumps, json_body, sse
+from .base import Call, Events, FormatAdapter, Frame, Route, base58_id, deltas, json_body, sse
 
 STOP_REASONS = {"stop": "end_turn", "tool_calls": "tool_use", "length": "max_tokens", "content_filter": "refusal"}
 ERROR_TYPES = {400: "invalid_request_error", 401: "authentication_error", 402: "billing_error",
@@ -117,7 +117,8 @@ class Messages(FormatAdapter):
                 block_deltas(index, "input_json_delta", "partial_json", [""] + c.chunks(dumps(block["input"])))
             frames.append(sse({"type": "content_block_stop", "index": index}, "content_block_stop"))
         frames.append(sse({"type": "message_delta",
-                           "delta": {"stop_reason": STOP_REASONS[c.finish], "stop_sequence": None, "stop_details": None},
+                           "delta": {"stop_reason": STOP_REASONS[c.finish], "stop_sequence": None,
+                                     "stop_details": None},
                            "usage": {"input_tokens": c.input_tokens, "cache_creation_input_tokens": 0,
                                      "cache_read_input_tokens": c.cached_tokens, "output_tokens": c.output_tokens}},
                           "message_delta"))

@@ -11,17 +11,18 @@ import json
 import os
 import string
 from abc import ABC, abstractmethod
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
-from typing import Any, Callable, ClassVar, Mapping, Optional
+from typing import Any, ClassVar, Optional
 
-from ..framing import SSE, Frame, Framing, dumps
+from ..framing import SSE, Frame, Framing
 from ..replies import Completion, ErrorReply
 from ..request import MockRequest, RequestError
 
 _ALNUM = string.ascii_letters + string.digits
 _BASE58 = "123456789ABCDEFGHJKLMNPQRSTUVWXYZabcdefghijkmnopqrstuvwxyz"
 
-quote = json.encoder.encode_basestring  # type: ignore[attr-defined]
+quote = json.encoder.encode_basestring
 """A string as a JSON string literal (what `dumps` does for a str, without its overhead)."""
 
 
@@ -79,7 +80,7 @@ class Call:
     headers: Mapping[str, str] = field(default_factory=dict)
     body: bytes = b""
     app: Any = None
-    route: Optional["Route"] = None
+    route: Optional[Route] = None
     target: str = ""  # the path with its query string, as the client sent it
 
 

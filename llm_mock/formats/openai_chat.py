@@ -3,11 +3,11 @@ from __future__ import annotations
 
 import time
 
+from .. import catalog
+from ..framing import SSE, dumps
 from ..replies import Completion, ErrorReply
 from ..request import Message, MockRequest, RequestError, ToolDef, finish, optional, require, text_of
-from .. import catalog
-from ..framing import SSE
-from .base import Call, Events, FormatAdapter, Frame, Route, deltas, dumps, openai_error_body, random_id
+from .base import Call, Events, FormatAdapter, Frame, Route, deltas, openai_error_body, random_id
 
 ROLES = {"system": "system", "developer": "system", "user": "user", "assistant": "assistant",
          "tool": "tool", "function": "tool"}
@@ -44,8 +44,8 @@ class ChatCompletions(FormatAdapter):
 
     # -- JSON --------------------------------------------------------------------------------
     def render_json(self, request: MockRequest, c: Completion) -> dict:
-        message = {"role": "assistant", "content": c.text if c.emits_text else None, "refusal": None,
-                   "annotations": []}
+        message: dict = {"role": "assistant", "content": c.text if c.emits_text else None, "refusal": None,
+                         "annotations": []}
         if c.tools:
             message["tool_calls"] = [_tool_call(t, _call_id(t)) for t in c.tools]
         choices = [{"index": i, "message": message, "logprobs": None, "finish_reason": c.finish}
@@ -68,7 +68,7 @@ class ChatCompletions(FormatAdapter):
 
         def chunk(index: int, delta: str, finish_reason: str = "null", chars: int = 0) -> None:
             frames.append(Frame(f'{prefix}{index},"delta":{delta},"logprobs":null,"finish_reason":{finish_reason}}}]'
-                                f"{suffix}".encode("utf-8"), chars))
+                                f"{suffix}".encode(), chars))
 
         for index in range(request.n):
             if c.emits_text:
@@ -77,7 +77,7 @@ class ChatCompletions(FormatAdapter):
                                      f'}},"logprobs":null,"finish_reason":null}}]{suffix}'))
             elif not c.tools:  # reasoning only: Chat Completions carries no reasoning, just the role
                 chunk(index, '{"role":"assistant","content":null,"refusal":null}')
-            for position, (tool, call_id) in enumerate(zip(c.tools, tool_ids)):
+            for position, (tool, call_id) in enumerate(zip(c.tools, tool_ids, strict=True)):
                 first = {"index": position, "id": call_id, "type": "function",
                          "function": {"name": tool.name, "arguments": ""}}
                 if position == 0 and not c.emits_text:
@@ -92,7 +92,7 @@ class ChatCompletions(FormatAdapter):
             chunk(index, "{}", '"' + c.finish + '"')
         if request.include_usage:
             envelope_only = prefix[:prefix.rindex("[")]  # `data: {…,"choices":`
-            frames.append(Frame(f'{envelope_only}[],"usage":{dumps(_usage(c))}}}\n\n'.encode("utf-8")))
+            frames.append(Frame(f'{envelope_only}[],"usage":{dumps(_usage(c))}}}\n\n'.encode()))
         return Events(frames)
 
     # -- errors ------------------------------------------------------------------------------
@@ -101,7 +101,7 @@ class ChatCompletions(FormatAdapter):
 
     def inband_error(self, events: Events, sent: int, error, kind: str) -> list:
         body = openai_error_body(error or ErrorReply(500))
-        return [Frame(f"data: {dumps(body)}\n\n".encode("utf-8"))]
+        return [Frame(f"data: {dumps(body)}\n\n".encode())]
 
 
 def _message(m, i: int) -> Message:
@@ -126,7 +126,8 @@ def _tool(t, i: int):
     kind = t.get("type", "function")
     if not isinstance(kind, str):
         raise RequestError(f"Invalid type for 'tools[{i}].type': expected a string.", f"tools[{i}].type")
-    spec = t.get(kind) if isinstance(t.get(kind), dict) else t
+    nested = t.get(kind)
+    spec = nested if isinstance(nested, dict) else t
     name = spec.get("name")
     if not isinstance(name, str):
         return None

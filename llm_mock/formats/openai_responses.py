@@ -4,10 +4,11 @@ from __future__ import annotations
 import base64
 import time
 from dataclasses import replace
+from typing import Optional
 
+from ..framing import SSE
 from ..replies import Completion, ErrorReply
 from ..request import Message, MockRequest, RequestError, ToolDef, finish, optional, text_of
-from ..framing import SSE
 from .base import Call, Events, FormatAdapter, Frame, Route, hex_id, openai_error_body, quote, random_id, sse
 
 ROLES = {"user": "user", "assistant": "assistant", "system": "system", "developer": "system"}
@@ -49,7 +50,7 @@ class Responses(FormatAdapter):
 
     # -- the response object ------------------------------------------------------------------
     def _response(self, request: MockRequest, rid: str, created: int, status: str, output: list,
-                  c: Completion = None) -> dict:
+                  c: Optional[Completion] = None) -> dict:
         body = request.raw
         reasoning = body.get("reasoning") if isinstance(body.get("reasoning"), dict) else {}
         text = body.get("text") if isinstance(body.get("text"), dict) else {}
@@ -75,8 +76,8 @@ class Responses(FormatAdapter):
             "metadata": body.get("metadata") or {},
         })
         if status == "incomplete":
-            response["incomplete_details"] = {"reason": "content_filter" if c.finish == "content_filter"
-                                              else "max_output_tokens"}
+            filtered = c is not None and c.finish == "content_filter"
+            response["incomplete_details"] = {"reason": "content_filter" if filtered else "max_output_tokens"}
         return response
 
     def _items(self, request: MockRequest, c: Completion) -> list:
@@ -84,7 +85,8 @@ class Responses(FormatAdapter):
         status = "incomplete" if c.finish in ("length", "content_filter") else "completed"
         items = []
         if c.reasoning:
-            item = {"id": hex_id("rs_"), "type": "reasoning", "summary": [{"type": "summary_text", "text": c.reasoning}]}
+            item = {"id": hex_id("rs_"), "type": "reasoning",
+                    "summary": [{"type": "summary_text", "text": c.reasoning}]}
             include = request.raw.get("include") or []
             if isinstance(include, list) and "reasoning.encrypted_content" in include:
                 item["encrypted_content"] = base64.b64encode(c.reasoning.encode("utf-8")).decode("ascii")
@@ -116,7 +118,7 @@ class Responses(FormatAdapter):
     def render_events(self, request: MockRequest, c: Completion) -> Events:
         rid, created = hex_id("resp_"), int(time.time())
         items = self._items(request, c)
-        frames = []
+        frames: list = []
 
         def emit(kind: str, chars: int = 0, **payload) -> None:
             frames.append(sse({"type": kind, "sequence_number": len(frames), **payload}, kind, chars))
@@ -124,7 +126,7 @@ class Responses(FormatAdapter):
         def deltas(kind: str, head: str, pieces: list, tail: str = "}") -> None:
             before, middle = f'event: {kind}\ndata: {{"type":"{kind}","sequence_number":', f',{head}"delta":'
             after, start = tail + "\n\n", len(frames)  # one template per kind: the number and the piece vary
-            frames.extend(Frame(f"{before}{start + i}{middle}{quote(piece)}{after}".encode("utf-8"), len(piece))
+            frames.extend(Frame(f"{before}{start + i}{middle}{quote(piece)}{after}".encode(), len(piece))
                           for i, piece in enumerate(pieces))
 
         snapshot = self._response(request, rid, created, "in_progress", [])

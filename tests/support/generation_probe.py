@@ -293,8 +293,9 @@ def vendored() -> dict:
 
     repo = Path(llm_mock.__file__).resolve().parent.parent
     # an editable install leaves llm_mock.egg-info in the repo itself: only metadata elsewhere counts
+    names = ("llm-mock-server", "llm_mock_server", "llm-mock", "llm_mock")
     installed = any(Path(dist.locate_file("")).resolve() != repo for dist in importlib.metadata.distributions()
-                    if (dist.metadata["Name"] or "").lower() in ("llm-mock", "llm_mock"))
+                    if (dist.metadata["Name"] or "").lower() in names)
     with llm_mock.MockServer() as server:
         server.when("vendored").reply("served by a vendored copy")
         client = openai.OpenAI(base_url=server.url + "/v1", api_key="sk-test", max_retries=0,
