@@ -2,7 +2,7 @@
 
 Clients probe these (`GET /v1/models`, `GET /v1/models/{id}`, `POST /v1/messages/count_tokens`)
 before or beside their real calls. Any model id is answered, as any model name is accepted for
-completions; the listing shows a few current ones in the vendor's shape (wire-protocol §5).
+completions; the listing shows a few current ones in the vendor's shape (protocol-notes §5).
 """
 from __future__ import annotations
 

@@ -1,11 +1,25 @@
-"""Shared fixtures: a fresh server per test and the official SDK clients with strict validation."""
+"""Fixtures every test folder shares: a fresh server per test and the official SDK clients with
+strict validation.
+
+The test folders (unit, http, sdk, robustness) have no `__init__.py`: pytest's default import mode
+imports each test module by its file name, so those names are unique across the folders, and
+`tests/http` never shadows the standard library's `http`. The helper package `support` is imported
+from tests/, which is put on the import path here whatever the import mode.
+"""
 from __future__ import annotations
 
-import anthropic
-import openai
+import sys
+from pathlib import Path
+
 import pytest
 
 from llm_mock import MockServer
+
+TESTS = str(Path(__file__).resolve().parent)
+if TESTS not in sys.path:
+    sys.path.insert(0, TESTS)
+
+from support.clients import anthropic_client, openai_client  # noqa: E402  (needs tests/ on the path)
 
 
 @pytest.fixture
@@ -16,11 +30,9 @@ def server():
 
 @pytest.fixture
 def oai(server):
-    return openai.OpenAI(base_url=server.url + "/v1", api_key="sk-test", max_retries=0,
-                         _strict_response_validation=True)
+    return openai_client(server)
 
 
 @pytest.fixture
 def claude(server):
-    return anthropic.Anthropic(base_url=server.url, api_key="sk-ant-test", max_retries=0,
-                               _strict_response_validation=True)
+    return anthropic_client(server)

@@ -1,4 +1,4 @@
-"""Anthropic Messages: `POST /v1/messages` (wire-protocol §4)."""
+"""Anthropic Messages: `POST /v1/messages` (protocol-notes §4)."""
 from __future__ import annotations
 
 from typing import ClassVar

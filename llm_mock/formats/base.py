@@ -206,7 +206,7 @@ def _lone_surrogate(value: Any) -> bool:
     return False
 
 
-# The OpenAI error `type`/`code` and default message for each status (wire-protocol §6.1).
+# The OpenAI error `type`/`code` and default message for each status (protocol-notes §6).
 OPENAI_ERRORS = {
     400: ("invalid_request_error", None, "Invalid request."),
     401: ("invalid_request_error", "invalid_api_key", "Incorrect API key provided."),

@@ -1,4 +1,4 @@
-"""OpenAI Chat Completions: `POST /v1/chat/completions` (wire-protocol §2)."""
+"""OpenAI Chat Completions: `POST /v1/chat/completions` (protocol-notes §2)."""
 from __future__ import annotations
 
 import time

@@ -1,4 +1,4 @@
-"""OpenAI Responses: `POST /v1/responses` (wire-protocol §3)."""
+"""OpenAI Responses: `POST /v1/responses` (protocol-notes §3)."""
 from __future__ import annotations
 
 import base64
