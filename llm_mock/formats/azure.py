@@ -1,4 +1,4 @@
-"""OpenAI Chat Completions and Responses on Azure OpenAI (dialects §3).
+"""OpenAI Chat Completions and Responses on Azure OpenAI (protocol-notes §8).
 
 Two route families reach the OpenAI bodies: the deployment routes the `AzureOpenAI` client calls
 (`/openai/deployments/{deployment}/chat/completions?api-version=…`, where the deployment is the

@@ -1,6 +1,6 @@
 """Anthropic Messages on Amazon Bedrock: `POST /model/{modelId}/invoke` and `/invoke-with-response-stream`.
 
-The same Messages bodies and events as the first-party API (dialects §4): the model id comes from
+The same Messages bodies and events as the first-party API (protocol-notes §9): the model id comes from
 the path, `anthropic_version` from the body, and a stream is AWS event-stream binary messages, each
 carrying one Anthropic event's JSON as base64. Errors are Bedrock's: `{"message": ...}` with the
 exception's name in `x-amzn-ErrorType`; a failure inside a stream is an `exception` message. The

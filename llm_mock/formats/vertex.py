@@ -1,5 +1,5 @@
 """Anthropic Messages on Google Vertex AI: `…/publishers/anthropic/models/{model}:rawPredict` and
-`:streamRawPredict` (dialects §5).
+`:streamRawPredict` (protocol-notes §10).
 
 The Messages bodies and SSE events of the first-party API; the model comes from the path and
 `anthropic_version` from the body. Errors of the platform (quota, permission, unknown model or
