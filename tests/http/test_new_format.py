@@ -13,7 +13,7 @@ from typing import Any, Optional
 import pytest
 
 from llm_mock import MockServer, formats
-from llm_mock.formats.base import Call, Events, FormatAdapter, Route, json_body
+from llm_mock.formats.base import Call, Events, FormatAdapter, Route
 from llm_mock.framing import Frame, Framing
 from llm_mock.replies import Completion, ErrorReply
 from llm_mock.request import Message, MockRequest, RequestError, finish

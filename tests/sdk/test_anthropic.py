@@ -1,4 +1,4 @@
-"""Anthropic Messages on the wire (wire-protocol §4): JSON bodies, the event grammar of §4.3 on raw
+"""Anthropic Messages on the wire (protocol-notes §4): JSON bodies, the event grammar of §4 on raw
 bytes and through the SDK, the stream helper, chunking, pacing, the async client, auth and routing."""
 from __future__ import annotations
 
@@ -64,7 +64,7 @@ def check_usage(usage: dict, exp) -> None:
 
 
 def check_events(events: list, exp, pings: list = ()) -> dict:
-    """Assert the §4.3 grammar on event dicts (`pings`: where pings sit among the events between
+    """Assert the §4 grammar on event dicts (`pings`: where pings sit among the events between
     start and delta; the SDK drops them); returns the message the events add up to."""
     start, *body, delta, stop = events
     assert (start["type"], delta["type"], stop) == ("message_start", "message_delta", {"type": "message_stop"})

@@ -1,4 +1,4 @@
-"""Chat Completions on the wire (wire-protocol §2): JSON bodies, raw chunk streams, the SDK's
+"""Chat Completions on the wire (protocol-notes §2): JSON bodies, raw chunk streams, the SDK's
 stream helper, chunking, pacing and the async client, each for every reply shape."""
 from __future__ import annotations
 
@@ -41,7 +41,7 @@ def check_usage(usage: dict, exp) -> None:
 
 
 def check_chunks(chunks: list, exp, n: int = 1, include_usage: bool = False) -> list:
-    """Assert the §2.3 ordering rules on raw chunk dicts; returns each choice's content pieces."""
+    """Assert the §2 ordering rules on raw chunk dicts; returns each choice's content pieces."""
     assert len({c["id"] for c in chunks}) == 1 and len({c["created"] for c in chunks}) == 1
     assert_id(chunks[0]["id"], "chatcmpl")
     assert all(c["object"] == "chat.completion.chunk" and c["model"] == MODEL for c in chunks)

@@ -1,4 +1,4 @@
-"""HTTP error replies (wire-protocol §6-§7): each status maps to the SDK's own exception class with the
+"""HTTP error replies (protocol-notes §6-§7): each status maps to the SDK's own exception class with the
 vendor's body shape and request id, on every route, streaming or not; retries follow the headers."""
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""Responses on the wire (wire-protocol §3): JSON bodies, the event grammar of §3.4 on raw bytes and
+"""Responses on the wire (protocol-notes §3): JSON bodies, the event grammar of §3 on raw bytes and
 through the SDK, the stream helper, chunking, pacing and the async client, for every reply shape."""
 from __future__ import annotations
 
@@ -72,7 +72,7 @@ def check_usage(usage: dict, exp) -> None:
 
 
 def check_events(events: list, exp) -> dict:
-    """Assert the §3.3-3.4 grammar on raw event dicts; returns the completed response."""
+    """Assert the §3 grammar on raw event dicts; returns the completed response."""
     assert [e["sequence_number"] for e in events] == list(range(len(events)))
     created, in_progress, *body, completed = events
     assert (created["type"], in_progress["type"], completed["type"]) == \

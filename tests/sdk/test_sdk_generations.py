@@ -1,6 +1,6 @@
 """The wire output under the older SDK generations (`openai<2`, `anthropic<1`) too.
 
-Users run both generations, and their accumulators and strict models differ (wire-protocol §0, §7.5:
+Users run both generations, and their accumulators and strict models differ (protocol-notes §7:
 openai 1.x takes the Responses final object verbatim from `response.completed` and indexes output
 positionally; anthropic 0.x raises on events before `message_start`). A second virtualenv at
 `.venv-sdk-old` holds those SDKs (created once, about 30 s; reused while its stamp matches); the

@@ -2,7 +2,7 @@
 
 Run as `python tests/support/generation_probe.py <url>` in a virtualenv with `openai<2` and
 `anthropic<1`, this repo on PYTHONPATH and not installed (tests/sdk/test_sdk_generations.py does
-that). Their accumulators and strict models differ from the current SDKs' (wire-protocol §7.5), so
+that). Their accumulators and strict models differ from the current SDKs' (protocol-notes §7), so
 every format, delivery mode and reply shape goes through them; one JSON document goes to stdout.
 Only the standard library is imported at module level, because the test imports the scenarios from
 here (as `support.generation_probe`); run as a script, it imports nothing from `support`.
