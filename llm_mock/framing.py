@@ -7,7 +7,10 @@ valid (the `malformed` fault).
 """
 from __future__ import annotations
 
+import base64
 import json
+import struct
+import zlib
 from dataclasses import dataclass
 from typing import Any, Optional
 
@@ -82,3 +85,55 @@ class JSONArray(Framing):
         if frames and frames[0].data.startswith(b","):
             frames[0] = Frame(frames[0].data[1:], frames[0].chars)
         return frames
+
+
+def event_stream_headers(headers: tuple) -> bytes:
+    """Event-stream headers, all of string type (7): name length, name, type, value length, value."""
+    out = []
+    for name, value in headers:
+        key, data = name.encode("utf-8"), value.encode("utf-8")
+        if not 0 < len(key) < 256 or len(data) > 0xFFFF:
+            raise ValueError(f"event-stream header {name!r} is too long")
+        out.append(bytes((len(key),)) + key + b"\x07" + struct.pack("!H", len(data)) + data)
+    return b"".join(out)
+
+
+def event_stream_message(headers: bytes, payload: bytes) -> bytes:
+    """One AWS event-stream message: total length, headers length, the prelude's CRC32, the headers,
+    the payload, and the CRC32 of everything before it (integers big-endian)."""
+    prelude = struct.pack("!II", 16 + len(headers) + len(payload), len(headers))
+    message = prelude + struct.pack("!I", zlib.crc32(prelude)) + headers + payload
+    return message + struct.pack("!I", zlib.crc32(message))
+
+
+_CHUNK_HEADERS = event_stream_headers(((":event-type", "chunk"), (":content-type", "application/json"),
+                                       (":message-type", "event")))
+
+
+class EventStream(Framing):
+    """AWS event-stream (`application/vnd.amazon.eventstream`), as Bedrock's InvokeModelWithResponseStream
+    sends it: one binary `chunk` message per event, its payload `{"bytes": "<base64 of the event's JSON>"}`;
+    failures are `exception` messages named by `:exception-type`. `malformed` is a well-framed chunk
+    whose event is cut-off JSON (the framing stays in step, as a bad SSE `data:` line does)."""
+
+    media_type = "application/vnd.amazon.eventstream"
+    headers = (("x-amzn-bedrock-content-type", "application/json"),)
+
+    def __init__(self) -> None:
+        self.malformed = self.chunk(b'{"type":"content_block_delta","index":0,"delta":').data
+
+    def frame(self, payload: Any, event: Optional[str] = None, chars: int = 0) -> Frame:
+        return self.chunk(dumps(payload).encode("utf-8"), chars)
+
+    @staticmethod
+    def chunk(event: bytes, chars: int = 0) -> Frame:
+        """A `chunk` message carrying one event's JSON bytes."""
+        return Frame(event_stream_message(_CHUNK_HEADERS, b'{"bytes":"' + base64.b64encode(event) + b'"}'), chars)
+
+    @staticmethod
+    def exception(kind: str, body: dict) -> Frame:
+        """An `exception` message: `kind` is the lowerCamel member name botocore looks up
+        (`modelStreamErrorException`), `body` its JSON (`{"message": ...}`)."""
+        headers = event_stream_headers(((":exception-type", kind), (":content-type", "application/json"),
+                                        (":message-type", "exception")))
+        return Frame(event_stream_message(headers, dumps(body).encode("utf-8")))

@@ -58,7 +58,8 @@ def shorten(text: str, limit: int = 60) -> str:
 
 def describe_request(request) -> str:
     """The normalised request on one line, for debug logs."""
-    parts = [f"format={request.format} model={request.model} stream={request.stream} "
+    via = f" via={request.transport}" if request.transport else ""
+    parts = [f"format={request.format}{via} model={request.model} stream={request.stream} "
              f"messages={len(request.messages)}", f'last="{shorten(request.last_message)}"']
     if request.system_message:
         parts.append(f'system="{shorten(request.system_message, 40)}"')

@@ -49,7 +49,8 @@ class ToolDef:
 
 @dataclass
 class MockRequest:
-    """One request, normalised across the three wire formats."""
+    """One request, normalised across the wire formats. `format` is the wire format rules match on;
+    `transport` says which cloud carried it when that is not the vendor's own API."""
 
     format: str
     model: str
@@ -68,6 +69,7 @@ class MockRequest:
     n: int = 1
     include_usage: bool = False
     body: Optional[bytes] = field(default=None, repr=False)
+    transport: str = ""  # the cloud route it came by ("azure", "bedrock", "vertex"); "" for the vendor's own
 
     @property
     def streaming(self) -> bool:

@@ -9,12 +9,15 @@ Prints one line per failure and a closing `smoke: N passed on Python X.Y.Z`; exi
 """
 from __future__ import annotations
 
+import base64
 import http.client
 import json
 import os
 import platform
+import struct
 import sys
 import traceback
+import zlib
 
 REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 sys.path[0] = REPO  # the repo, not tests/, in front: the package as a vendored copy
@@ -146,8 +149,49 @@ def demo_rules_as_json(server):
         assert reply["choices"][0]["message"]["content"].startswith("Hello!"), reply
 
 
+def azure(server):
+    path = "/openai/deployments/my-gpt/chat/completions?api-version=2024-10-21"
+    reply = answer(server, path, {"messages": USER}, {"api-key": "smoke"})
+    assert reply["model"] == "my-gpt" and reply["choices"][0]["message"]["content"] == TEXT, reply
+    assert reply["choices"][0]["content_filter_results"], reply
+    payloads = events(server, path, {"messages": USER}, {"api-key": "smoke"})
+    assert payloads[0]["choices"] == [] and payloads[0]["prompt_filter_results"], payloads[0]
+    text = "".join(p["choices"][0]["delta"].get("content") or "" for p in payloads[1:-1] if p["choices"])
+    assert text == TEXT, text
+
+
+BEDROCK_MODEL = "/model/anthropic.claude-3-haiku-20240307-v1:0"
+BEDROCK_BODY = {"anthropic_version": "bedrock-2023-05-31", "max_tokens": 256, "messages": USER}
+
+
+def bedrock(server):
+    reply = answer(server, BEDROCK_MODEL + "/invoke", BEDROCK_BODY)
+    assert reply["content"] == [{"type": "text", "text": TEXT}], reply
+    status, kind, data = request(server, "POST", BEDROCK_MODEL + "/invoke-with-response-stream", BEDROCK_BODY)
+    assert status == 200 and kind == "application/vnd.amazon.eventstream", (status, kind)
+    payloads = []
+    while data:  # AWS event-stream: lengths, prelude CRC, headers, {"bytes": base64}, message CRC
+        total, headers = struct.unpack("!II", data[:8])
+        assert struct.unpack("!I", data[8:12])[0] == zlib.crc32(data[:8]), "prelude CRC"
+        assert struct.unpack("!I", data[total - 4:total])[0] == zlib.crc32(data[:total - 4]), "message CRC"
+        payloads.append(json.loads(base64.b64decode(json.loads(data[12 + headers:total - 4])["bytes"])))
+        data = data[total:]
+    text = "".join(p["delta"].get("text", "") for p in payloads if p["type"] == "content_block_delta")
+    assert text == TEXT and payloads[-1]["type"] == "message_stop", payloads[-1]
+
+
+def vertex(server):
+    path = "/v1/projects/p/locations/us-east5/publishers/anthropic/models/claude-sonnet-4-5@20250929"
+    body = {"anthropic_version": "vertex-2023-10-16", "max_tokens": 256, "messages": USER}
+    reply = answer(server, path + ":rawPredict", body, {"authorization": "Bearer smoke"})
+    assert reply["content"] == [{"type": "text", "text": TEXT}] and reply["id"].startswith("msg_vrtx_"), reply
+    payloads = events(server, path + ":streamRawPredict", body, {"authorization": "Bearer smoke"})
+    text = "".join(p["delta"].get("text", "") for p in payloads if p["type"] == "content_block_delta")
+    assert text == TEXT, text
+
+
 CHECKS = [chat_json, chat_stream, responses_json, responses_stream, messages_json, messages_stream, tool_call,
-          models, count_tokens, demo_rules_as_json]
+          models, count_tokens, demo_rules_as_json, azure, bedrock, vertex]
 
 
 def main() -> int:

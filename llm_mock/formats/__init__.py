@@ -8,14 +8,21 @@ from __future__ import annotations
 
 from ..routes import RouteTable
 from .anthropic import Messages
+from .azure import AzureChatCompletions, AzureResponses
 from .base import FormatAdapter
+from .bedrock import BedrockMessages
 from .openai_chat import ChatCompletions
 from .openai_responses import Responses
+from .vertex import VertexMessages
 
 ADAPTERS: list = [
     ChatCompletions(),
     Responses(),
     Messages(),
+    AzureChatCompletions(),
+    AzureResponses(),
+    BedrockMessages(),
+    VertexMessages(),
 ]
 
 _table = RouteTable(ADAPTERS)

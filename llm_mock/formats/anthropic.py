@@ -1,7 +1,9 @@
 """Anthropic Messages: `POST /v1/messages` (protocol-notes §4)."""
 from __future__ import annotations
 
-from ..framing import SSE, dumps
+from typing import ClassVar
+
+from ..framing import SSE, Framing, dumps
 from ..replies import Completion, ErrorReply, thinking_signature
 from ..request import Message, MockRequest, RequestError, ToolDef, finish, optional, require, text_of
 from .base import Call, Events, FormatAdapter, Frame, Route, base58_id, deltas, json_body, sse
@@ -29,7 +31,9 @@ class Messages(FormatAdapter):
     prefixes = ("/v1/messages",)
     header_hints = ("anthropic-version", "x-api-key")
     request_id_header = "request-id"
-    framing = SSE(malformed=b'event: content_block_delta\ndata: {"type":"content_block_delta","index":0,"delta":\n\n')
+    message_id_prefix = "msg_01"  # Bedrock's ids start msg_bdrk_01, Vertex's msg_vrtx_01
+    framing: ClassVar[Framing] = SSE(
+        malformed=b'event: content_block_delta\ndata: {"type":"content_block_delta","index":0,"delta":\n\n')
 
     def new_request_id(self) -> str:
         return base58_id("req_011", 24)
@@ -77,7 +81,7 @@ class Messages(FormatAdapter):
 
     def _message(self, request: MockRequest, c: Completion, content: list, final: bool) -> dict:
         return {
-            "id": base58_id("msg_01"), "type": "message", "role": "assistant", "model": request.model,
+            "id": base58_id(self.message_id_prefix), "type": "message", "role": "assistant", "model": request.model,
             "content": content, "stop_reason": STOP_REASONS[c.finish] if final else None,
             "stop_sequence": None, "stop_details": None,
             "usage": {"input_tokens": c.input_tokens, "cache_creation_input_tokens": 0,
