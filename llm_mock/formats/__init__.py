@@ -9,6 +9,7 @@ from __future__ import annotations
 from ..routes import RouteTable
 from .anthropic import Messages
 from .base import FormatAdapter
+from .gemini import Gemini
 from .openai_chat import ChatCompletions
 from .openai_responses import Responses
 
@@ -16,6 +17,7 @@ ADAPTERS: list = [
     ChatCompletions(),
     Responses(),
     Messages(),
+    Gemini(),
 ]
 
 _table = RouteTable(ADAPTERS)
