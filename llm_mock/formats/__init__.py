@@ -10,6 +10,7 @@ from ..routes import RouteTable
 from .anthropic import Messages
 from .base import FormatAdapter
 from .gemini import Gemini
+from .ollama import Ollama
 from .openai_chat import ChatCompletions
 from .openai_responses import Responses
 
@@ -18,6 +19,7 @@ ADAPTERS: list = [
     Responses(),
     Messages(),
     Gemini(),
+    Ollama(),
 ]
 
 _table = RouteTable(ADAPTERS)
