@@ -302,7 +302,7 @@ ERRORS = [
     ('[{when: "a", reply: "b", chunkSize: 1, chunk_size: 2}]', "rule 0: chunk_size: given twice"),
     ('[{when: "/(open/", reply: "b"}]', "rule 0: when: invalid regex '/(open/'"),
     ('[{when: "/a/q", reply: "b"}]', "rule 0: when: unknown regex flag 'q'"),
-    ('[{when: {format: "gemini"}, reply: "b"}]', "rule 0: when.format: must be one of openai, responses, anthropic"),
+    ('[{when: {format: "mistral"}, reply: "b"}]', "rule 0: when.format: must be one of openai, responses, anthropic"),
     ('[{when: {model: 4}, reply: "b"}]', "rule 0: when.model: must be a string, not a number"),
     ('[{when: 5, reply: "b"}]', "rule 0: when: must be a string"),
     ('[{reply: "b"}]', "rule 0: when: missing"),
