@@ -221,31 +221,30 @@ class Gemini(FormatAdapter):
         array = self.framing_for(request) is _ARRAY
         opening, closing = (",\r\n", "") if array else ("data: ", "\r\n\r\n")
         ids, prompt = _call_ids(c), c.input_tokens
-        partial = f'"usageMetadata":{{"promptTokenCount":{prompt},"totalTokenCount":{prompt}}}'
+        early = f'{{"promptTokenCount":{prompt},"totalTokenCount":{prompt}}}'  # usage before the end
         tail = f',"modelVersion":{quote(request.model)},"responseId":"{random_id("", 22)}"}}{closing}'
         head = opening + '{"candidates":[{"content":{"parts":'
         parts = self._parts(request, c, ids)
+        pieces = []  # (parts JSON, characters of text), the same for every candidate
+        for part in parts:
+            if "functionCall" in part:
+                continue
+            extra = ',"thought":true' if part.get("thought") else ""
+            chunks = c.chunks(part["text"]) or [""]
+            for position, piece in enumerate(chunks):
+                signed = "thoughtSignature" in part and position == len(chunks) - 1  # on the last piece
+                sign = f',"thoughtSignature":"{part["thoughtSignature"]}"' if signed else ""
+                pieces.append((f'[{{"text":{quote(piece)}{extra}{sign}}}]', len(piece)))
+        calls = [p for p in parts if "functionCall" in p]
+        if calls:
+            pieces.append((dumps(calls), 0))
         frames = []
         for index in range(request.n):
-            pieces = []  # (parts JSON, characters of text)
-            for part in parts:
-                if "functionCall" in part:
-                    continue
-                extra = ',"thought":true' if part.get("thought") else ""
-                chunks = c.chunks(part["text"]) or [""]
-                for position, piece in enumerate(chunks):
-                    signed = "thoughtSignature" in part and position == len(chunks) - 1  # on the last piece
-                    sign = f',"thoughtSignature":"{part["thoughtSignature"]}"' if signed else ""
-                    pieces.append((f'[{{"text":{quote(piece)}{extra}{sign}}}]', len(piece)))
-            calls = [p for p in parts if "functionCall" in p]
-            if calls:
-                pieces.append((dumps(calls), 0))
-            for position, (piece, chars) in enumerate(pieces):
-                final = position == len(pieces) - 1
-                reason = f',"finishReason":"{FINISH[c.finish]}"' if final else ""
-                usage = f'"usageMetadata":{dumps(_usage(c))}' if final and index == request.n - 1 else partial
-                frames.append(Frame(f'{head}{piece},"role":"model"}}{reason},"index":{index}}}],{usage}{tail}'
-                                    .encode(), chars))
+            between = f',"role":"model"}},"index":{index}}}],"usageMetadata":{early}{tail}'  # all but the last
+            frames += [Frame((head + piece + between).encode(), chars) for piece, chars in pieces[:-1]]
+            usage = dumps(_usage(c)) if index == request.n - 1 else early
+            last = f',"role":"model"}},"finishReason":"{FINISH[c.finish]}","index":{index}}}],"usageMetadata":{usage}'
+            frames.append(Frame((head + pieces[-1][0] + last + tail).encode(), pieces[-1][1]))
         if array:
             JSONArray.first(frames)
         return Events(frames, context=array)
