@@ -107,8 +107,11 @@ def _contents(body: dict) -> list:
             called, answered = get(part, "functionCall"), get(part, "functionResponse")
             if isinstance(called, dict) and isinstance(called.get("name"), str):
                 call_ids.setdefault(called["name"], []).append(called.get("id"))
-            if isinstance(answered, dict):  # without an id: the earliest unanswered call of that name
-                pending = call_ids.get(answered.get("name"), [])
+            if answered is not None and (not isinstance(answered, dict) or not isinstance(answered.get("name"), str)):
+                raise RequestError(f"* GenerateContentRequest.{where}.parts: function_response needs a name.",
+                                   f"{where}.parts")
+            if answered is not None:  # without an id: the earliest unanswered call of that name
+                pending = call_ids.get(answered["name"], [])
                 call_id = answered.get("id") if isinstance(answered.get("id"), str) else next(iter(pending), None)
                 if call_id in pending:
                     pending.remove(call_id)

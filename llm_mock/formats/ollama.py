@@ -72,17 +72,23 @@ def _chat_messages(body: dict) -> list:
         if role not in ROLES:
             raise RequestError(f"invalid message role: {role!r} (expected one of {', '.join(ROLES)})", "role")
         content = _text(m.get("content"), "Message.content")
-        if not isinstance(m.get("images") or [], list):
-            raise _invalid("Message.images", m["images"], "[]api.ImageData")
-        for tool_call in m.get("tool_calls") or []:
+        images = m.get("images") or []
+        if not isinstance(images, list) or not all(isinstance(image, str) for image in images):
+            raise _invalid("Message.images", images, "[]api.ImageData")
+        tool_calls, tool_name = m.get("tool_calls") or [], m.get("tool_name")
+        if not isinstance(tool_calls, list):
+            raise _invalid("Message.tool_calls", tool_calls, "[]api.ToolCall")
+        if tool_name is not None and not isinstance(tool_name, str):
+            raise _invalid("Message.tool_name", tool_name, "string")
+        for tool_call in tool_calls:
             function = tool_call.get("function") if isinstance(tool_call, dict) else None
             if isinstance(function, dict) and isinstance(function.get("name"), str):
                 pending.setdefault(function["name"], []).append(tool_call.get("id"))
         call_id = m.get("tool_call_id")
         if role == "tool" and not isinstance(call_id, str):  # the earliest unanswered call of that name
-            call_id = next(iter(pending.get(m.get("tool_name"), [])), None)
-        if role == "tool" and call_id in pending.get(m.get("tool_name"), []):
-            pending[m.get("tool_name")].remove(call_id)
+            call_id = next(iter(pending.get(tool_name, [])), None)
+        if role == "tool" and call_id in pending.get(tool_name, []):
+            pending[tool_name].remove(call_id)
         turns.append(Message(role, content, call_id if role == "tool" else None))
     return turns
 
