@@ -280,6 +280,8 @@ class Gemini(FormatAdapter):
 
     def model_get(self, call: Call) -> dict:
         model = _model_id(call)
+        if ":" in model:  # `GET …/models/{model}:generateContent`: a method, not a model
+            raise RequestError(f"Method not found: {call.method} {call.path.rsplit('/', 1)[-1]}", status=404)
         known = [m for m in MODELS if m[0] == model]
         return _model(*known[0]) if known else _model(model, model, 65536, True)
 

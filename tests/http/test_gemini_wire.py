@@ -153,6 +153,8 @@ def test_not_json_and_unknown_routes(server):
     status, _, raw = call(server, "POST", "/v1beta/cachedContents?key=abc")
     error = json.loads(raw)["error"]
     assert (status, error["status"]) == (404, "NOT_FOUND") and "abc" not in error["message"]
+    status, _, raw = call(server, "GET", BASE + ":generateContent")
+    assert status == 404 and json.loads(raw)["error"]["status"] == "NOT_FOUND"
     status, headers, raw = call(server, "GET", "/v1beta/modelz/gemini-2.5-flash")
     assert status == 404 and "error" in json.loads(raw) and json.loads(raw)["error"]["code"] == 404
 
