@@ -46,10 +46,17 @@ def anthropic_models(query: dict) -> dict:
 
 
 def list_models(call: Any, adapter: Any) -> dict:
-    """`GET /v1/models` in the shape of the vendor the request's headers point to."""
+    """`GET /v1/models` in the shape of the vendor the request's headers point to (a format with its
+    own catalogue, such as Gemini's, answers from it)."""
+    own = getattr(adapter, "model_list", None)
+    if own is not None:
+        return own(call)
     return anthropic_models(call.query) if adapter.name == "anthropic" else openai_models()
 
 
 def get_model(call: Any, adapter: Any) -> dict:
+    own = getattr(adapter, "model_get", None)
+    if own is not None:
+        return own(call)
     model = call.params["model"]
     return anthropic_model(model) if adapter.name == "anthropic" else openai_model(model)

@@ -197,6 +197,8 @@ def banner(server: MockServer, watching: bool) -> str:
                      f"{o.default_chunk_size or 'whole text'} characters per chunk")
     lines += [f'  OpenAI     base_url="{server.url}/v1"',
               f'  Anthropic  base_url="{server.url}"',
+              f"  Gemini     GOOGLE_GEMINI_BASE_URL={server.url}",
+              f"  Ollama     OLLAMA_HOST={server.url}",
               "  Ctrl+C to stop"]
     return "\n".join(lines)
 

@@ -24,7 +24,7 @@ from .framing import Frame, dumps
 from .history import RecordedRequest
 from .http_request import HeadError, read_body
 from .http_response import response_head
-from .log import describe_reply, describe_request, shorten
+from .log import describe_reply, describe_request, redact, shorten
 from .pacing import schedule
 from .replies import ErrorReply, build_completion
 from .request import RequestError
@@ -93,7 +93,7 @@ def serve(conn: Any, method: str) -> None:
         conn.close_connection = True
     except Exception as exc:  # a defect of the server's own: answer 500 if nothing went out yet, and say so
         conn.close_connection = True
-        app.log.error(f"{method} {shorten(target)} failed inside llm_mock: {type(exc).__name__}: {exc}")
+        app.log.error(f"{method} {shorten(redact(target))} failed inside llm_mock: {type(exc).__name__}: {exc}")
         app.log.debug(traceback.format_exc())
         if not out.published:
             try:
@@ -119,7 +119,7 @@ def _unrouted(table: Any, method: str, path: str, target: str) -> NoReturn:
     if allowed:
         raise Rejected(405, f"Method {method} not allowed on {path}; use {' or '.join(allowed)}.",
                        headers=(("allow", ", ".join(allowed)),))
-    raise Rejected(404, f"Invalid URL ({method} {target})")
+    raise Rejected(404, f"Invalid URL ({method} {redact(target)})")
 
 
 class _Options(Rejected):
@@ -233,7 +233,7 @@ def _log(app: Any, method: str, target: str, request: Any, entry: RecordedReques
     said = shorten(request.last_message) if request is not None else ""
     ms = (time.monotonic() - started) * 1000
     rule = entry.rule or ("fallback" if entry.outcome == "ok" else entry.outcome)
-    app.log.info(f'{method} {target} [{kind}] "{said}" -> {rule} {entry.status} ({ms:.0f}ms)')
+    app.log.info(f'{method} {redact(target)} [{kind}] "{said}" -> {rule} {entry.status} ({ms:.0f}ms)')
     if request is not None and app.log.enabled("debug"):
         app.log.debug(f"  request: {describe_request(request)}")
         if resolution is not None:

@@ -69,21 +69,22 @@ class NDJSON(Framing):
 
 class JSONArray(Framing):
     """One JSON array streamed element by element (Gemini's `streamGenerateContent` without `alt=sse`):
-    `[` first, `,` before every element but the first, `]` last."""
+    `[` first, `,` and a CRLF before every element but the first, `]` last, as Google sends it."""
 
     media_type = "application/json; charset=UTF-8"
     opening = b"["
     terminator = b"]"
-    malformed = b',{"candidates": [\n'
+    separator = b",\r\n"
+    malformed = b',\r\n{"candidates": [\n'
 
     def frame(self, payload: Any, event: Optional[str] = None, chars: int = 0) -> Frame:
-        return Frame(b"," + dumps(payload).encode(), chars)
+        return Frame(self.separator + dumps(payload).encode(), chars)
 
-    @staticmethod
-    def first(frames: list) -> list:
-        """The frames with the first one's leading comma removed."""
-        if frames and frames[0].data.startswith(b","):
-            frames[0] = Frame(frames[0].data[1:], frames[0].chars)
+    @classmethod
+    def first(cls, frames: list) -> list:
+        """The frames with the first one's leading separator removed (the array's first element)."""
+        if frames and frames[0].data.startswith(cls.separator):
+            frames[0] = Frame(frames[0].data[len(cls.separator):], frames[0].chars)
         return frames
 
 

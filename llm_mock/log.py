@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import os
+import re
 import sys
 import threading
 import time
@@ -49,6 +50,14 @@ class Logger:
 
     def debug(self, message: str) -> None:
         self._write("debug", message)
+
+
+_KEY = re.compile(r"([?&](?:key|api[-_]key)=)[^&#]*", re.IGNORECASE)
+
+
+def redact(target: str) -> str:
+    """A request target with the API key of its query (Gemini's `?key=`) masked: keys are never logged."""
+    return _KEY.sub(r"\1***", target) if "key=" in target.lower() else target
 
 
 def shorten(text: str, limit: int = 60) -> str:

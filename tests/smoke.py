@@ -140,6 +140,38 @@ def count_tokens(server):
     assert isinstance(reply.get("input_tokens"), int) and reply["input_tokens"] > 0, reply
 
 
+GEMINI = "/v1beta/models/gemini-2.5-flash"
+GEMINI_BODY = {"contents": [{"role": "user", "parts": [{"text": "smoke please"}]}]}
+
+
+def gemini_json(server):
+    reply = answer(server, GEMINI + ":generateContent", GEMINI_BODY, {"x-goog-api-key": "smoke"})
+    candidate = reply["candidates"][0]
+    assert candidate["content"]["parts"] == [{"text": TEXT}] and candidate["finishReason"] == "STOP", reply
+
+
+def gemini_stream(server):
+    status, kind, data = request(server, "POST", GEMINI + ":streamGenerateContent?alt=sse", GEMINI_BODY)
+    assert status == 200 and kind.startswith("text/event-stream"), (status, kind)
+    chunks = [json.loads(e[6:]) for e in data.decode("utf-8").split("\r\n\r\n") if e.startswith("data: ")]
+    assert len(chunks) > 1, "not chunked"
+    assert "".join(c["candidates"][0]["content"]["parts"][0]["text"] for c in chunks) == TEXT
+    assert chunks[-1]["candidates"][0]["finishReason"] == "STOP"
+
+
+def ollama_json(server):
+    reply = answer(server, "/api/chat", {"model": "llama3.2", "messages": USER, "stream": False})
+    assert reply["message"]["content"] == TEXT and reply["done"] is True, reply
+
+
+def ollama_stream(server):
+    status, kind, data = request(server, "POST", "/api/chat", {"model": "llama3.2", "messages": USER})
+    assert status == 200 and kind.startswith("application/x-ndjson"), (status, kind)
+    lines = [json.loads(line) for line in data.decode("utf-8").splitlines()]
+    assert "".join(line["message"]["content"] for line in lines) == TEXT and len(lines) > 2
+    assert lines[-1]["done"] is True and lines[-1]["done_reason"] == "stop"
+
+
 def demo_rules_as_json(server):
     """The plain-JSON demo rules load without json5 and answer like the commented ones."""
     with llm_mock.MockServer() as demo:
@@ -191,7 +223,8 @@ def vertex(server):
 
 
 CHECKS = [chat_json, chat_stream, responses_json, responses_stream, messages_json, messages_stream, tool_call,
-          models, count_tokens, demo_rules_as_json, azure, bedrock, vertex]
+          models, count_tokens, gemini_json, gemini_stream, ollama_json, ollama_stream, demo_rules_as_json,
+          azure, bedrock, vertex]
 
 
 def main() -> int:

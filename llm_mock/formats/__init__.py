@@ -11,6 +11,8 @@ from .anthropic import Messages
 from .azure import AzureChatCompletions, AzureResponses
 from .base import FormatAdapter
 from .bedrock import BedrockMessages
+from .gemini import Gemini
+from .ollama import Ollama
 from .openai_chat import ChatCompletions
 from .openai_responses import Responses
 from .vertex import VertexMessages
@@ -19,6 +21,8 @@ ADAPTERS: list = [
     ChatCompletions(),
     Responses(),
     Messages(),
+    Gemini(),
+    Ollama(),
     AzureChatCompletions(),
     AzureResponses(),
     BedrockMessages(),

@@ -16,6 +16,7 @@ from dataclasses import dataclass, field
 from typing import Any, ClassVar, Optional
 
 from ..framing import SSE, Frame, Framing
+from ..framing import dumps as dumps  # re-exported: adapters build their bodies with it
 from ..replies import Completion, ErrorReply
 from ..request import MockRequest, RequestError
 

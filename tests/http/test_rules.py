@@ -141,7 +141,7 @@ def test_unknown_dict_keys_are_rejected_at_registration(server):
     with pytest.raises(ValueError, match="tool"):
         server.when({"message": "hi", "tool": "x"})
     with pytest.raises(ValueError):
-        server.when({"format": "gemini"})
+        server.when({"format": "mistral"})
     with pytest.raises(ValueError):
         server.when(42)
     assert server.rule_count == 0
