@@ -82,7 +82,7 @@ def serve(conn: Any, method: str) -> None:
             conn.close_connection = True
         out.send_error(adapter, rejected.error, request_id, "rejected", rejected.headers)
     except RequestError as bad:
-        out.send_error(adapter, ErrorReply(bad.status, bad.message, param=bad.param), request_id)
+        out.send_error(adapter, ErrorReply(bad.status, bad.message, bad.type, bad.code, bad.param), request_id)
     except RuleError as failure:
         entry.rule = failure.description
         app.log.error(f"{failure}\n{''.join(traceback.format_exception(failure.cause))}")

@@ -10,12 +10,14 @@ from ..routes import RouteTable
 from .anthropic import Messages
 from .base import FormatAdapter
 from .openai_chat import ChatCompletions
+from .openai_embeddings import Embeddings
 from .openai_responses import Responses
 
 ADAPTERS: list = [
     ChatCompletions(),
     Responses(),
     Messages(),
+    Embeddings(),
 ]
 
 _table = RouteTable(ADAPTERS)
