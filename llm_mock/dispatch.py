@@ -70,6 +70,8 @@ def serve(conn: Any, method: str) -> None:
         if completion_route:
             request = adapter.parse(json_body(call), call)
             request.body = body
+            if request.stateful:  # built from server state: the bytes alone could not rebuild it later
+                entry.keep(request)
             resolution = app.engine.resolve(request)
             entry.rule = resolution.rule
             _complete(app, out, adapter, request, resolution, request_id)
@@ -148,6 +150,10 @@ def _complete(app: Any, out: Responder, adapter: FormatAdapter, request: Any, re
     chaos = resolution.chaos or app.options.chaos
     if chaos is not None and error is None and fault is None:
         error, fault = chaos.decide(app.chaos_counter.next())
+    if request.background:  # Responses `background: true`: answered now, completed on the store's clock
+        completion = None if error is not None else build_completion(request, reply, options.chunk_size or 0, fault)
+        _send_answer(out, adapter, adapter.defer(request, completion, error, fault, options), request_id)
+        return
     if error is not None:
         out.send_error(adapter, error, request_id, "error reply")
         return

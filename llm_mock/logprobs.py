@@ -15,6 +15,7 @@ import math
 import zlib
 from typing import Any, Optional
 
+from .request import RequestError
 from .tokens import split_tokens
 
 MAX_TOP = 20  # the most alternatives a client may ask for (Chat Completions, Responses)
@@ -49,6 +50,16 @@ def compute(text: Optional[str], top: int, given: Optional[list] = None) -> list
     for index, token in enumerate(split_tokens(text[at:]), len(entries)):
         entries.append(_entry(token, index, top))
     return entries
+
+
+def check_range(value: int, most: int = MAX_TOP, param: str = "top_logprobs") -> int:
+    """`value` if it is from 0 to `most`, else the API's range error (400) naming `param`."""
+    if 0 <= value <= most:
+        return value
+    above = value > most
+    raise RequestError(f"Invalid '{param}': integer {'above maximum' if above else 'below minimum'} value. "
+                       f"Expected a value {'<= ' + str(most) if above else '>= 0'}, but got {value} instead.",
+                       param, code=f"integer_{'above_max' if above else 'below_min'}_value")
 
 
 def _entry(token: str, index: int, top: int) -> LogProb:
@@ -86,7 +97,7 @@ def groups(entries: list, chunk_size: int) -> list:
     return out
 
 
-def text_of(group: list) -> str:
+def spelled(group: list) -> str:
     return "".join(entry.token for entry in group)
 
 

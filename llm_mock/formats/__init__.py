@@ -10,6 +10,7 @@ from ..routes import RouteTable
 from .anthropic import Messages
 from .base import FormatAdapter
 from .openai_chat import ChatCompletions
+from .openai_completions import Completions
 from .openai_embeddings import Embeddings
 from .openai_responses import Responses
 
@@ -18,6 +19,7 @@ ADAPTERS: list = [
     Responses(),
     Messages(),
     Embeddings(),
+    Completions(),
 ]
 
 _table = RouteTable(ADAPTERS)
