@@ -49,7 +49,12 @@ def reply_object(value: Any, where: str) -> ReplyObject:
     if "embeddings" in spec:
         spec["embeddings"] = _checked(check_vectors, spec.field("embeddings"), spec["embeddings"])
     if "logprobs" in spec:
-        spec["logprobs"] = _checked(from_rule, spec.field("logprobs"), spec["logprobs"], spec.get("text"))
+        at = spec.field("logprobs")
+        entries = spec["logprobs"]
+        if isinstance(entries, list):  # each entry's keys in either spelling (topLogprobs / top_logprobs)
+            entries = [dict(keys(e, ("token", "logprob", "top_logprobs"), f"{at}[{i}]")) if isinstance(e, dict)
+                       else e for i, e in enumerate(entries)]
+        spec["logprobs"] = _checked(from_rule, at, entries, spec.get("text"))
     return normalised(spec, where)
 
 
