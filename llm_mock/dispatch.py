@@ -71,6 +71,8 @@ def serve(conn: Any, method: str) -> None:
         if handler is None:
             request = adapter.parse(json_body(call), call)
             request.body = body
+            if request.stateful:  # built from server state: the bytes alone could not rebuild it later
+                entry.keep(request)
             resolution = app.engine.resolve(request)
             entry.rule = resolution.rule
             _complete(app, out, adapter, request, resolution, request_id)
@@ -83,7 +85,7 @@ def serve(conn: Any, method: str) -> None:
             conn.close_connection = True
         out.send_error(adapter, rejected.error, request_id, "rejected", rejected.headers)
     except RequestError as bad:
-        out.send_error(adapter, ErrorReply(bad.status, bad.message, param=bad.param), request_id)
+        out.send_error(adapter, ErrorReply(bad.status, bad.message, bad.type, bad.code, bad.param), request_id)
     except RuleError as failure:
         entry.rule = failure.description
         app.log.error(f"{failure}\n{''.join(traceback.format_exception(failure.cause))}")
@@ -149,6 +151,10 @@ def _complete(app: Any, out: Responder, adapter: FormatAdapter, request: Any, re
     chaos = resolution.chaos or app.options.chaos
     if chaos is not None and error is None and fault is None:
         error, fault = chaos.decide(app.chaos_counter.next())
+    if request.background:  # Responses `background: true`: answered now, completed on the store's clock
+        completion = None if error is not None else build_completion(request, reply, options.chunk_size or 0, fault)
+        _send_answer(out, adapter, adapter.defer(request, completion, error, fault, options), request_id)
+        return
     if error is not None:
         out.send_error(adapter, error, request_id, "error reply")
         return

@@ -30,6 +30,11 @@ class RecordedRequest:
             headers[name] = f"{headers[name]}, {value}" if name in headers else value
         return headers
 
+    def keep(self, request: Any) -> None:
+        """Hold the parsed request itself: it was built from server state (a stored conversation)
+        that its bytes alone cannot restore later."""
+        self._request, self._parse = request, None
+
     @property
     def request(self):
         """The `MockRequest` (None when the body could not be parsed)."""

@@ -13,6 +13,8 @@ from collections.abc import Callable
 from dataclasses import dataclass, field, fields, replace
 from typing import Any, Optional, Union
 
+from . import embeddings as _embeddings
+from . import logprobs as _logprobs
 from .tokens import estimate_tokens, truncate_to_tokens
 
 
@@ -113,7 +115,12 @@ class Fault:
 
 @dataclass
 class ReplyObject:
-    """A structured reply: text, reasoning, tool calls, usage override, an HTTP error or a fault."""
+    """A structured reply: text, reasoning, tool calls, usage override, an HTTP error or a fault.
+
+    `embeddings` answers an embeddings request: one vector (a list of numbers) for every input, or
+    a list of vectors, the i-th for input i (inputs beyond the list get computed vectors).
+    `logprobs` gives the text's log-probabilities, sent when the client asks for them: a list of
+    `{token, logprob, top_logprobs?: [{token, logprob}]}` whose tokens spell the text."""
 
     text: Optional[str] = None
     reasoning: Optional[str] = None
@@ -121,6 +128,8 @@ class ReplyObject:
     usage: Optional[dict] = None
     error: Optional[ErrorReply] = None
     fault: Optional[Fault] = None
+    embeddings: Optional[list] = None
+    logprobs: Optional[list] = None
 
 
 @dataclass
@@ -149,11 +158,16 @@ _REPLY_KEYS = {f.name for f in fields(ReplyObject)}
 def normalise_reply(value: Reply) -> ReplyObject:
     """Any accepted reply shape as a `ReplyObject`; a clear `ValueError` for anything else."""
     if isinstance(value, ReplyObject):
+        changes: dict = {}
         if value.tools and not all(isinstance(t, ToolCall) for t in value.tools):
-            return replace(value, tools=[tool_from(t) for t in value.tools])
+            changes["tools"] = [tool_from(t) for t in value.tools]
         if isinstance(value.error, dict):
-            return replace(value, error=error_from(value.error))
-        return value
+            changes["error"] = error_from(value.error)
+        if value.embeddings is not None:
+            changes["embeddings"] = _vectors(value.embeddings)
+        if value.logprobs is not None:
+            changes["logprobs"] = _entries(value.logprobs, value.text)
+        return replace(value, **changes) if changes else value
     if value is None:
         return ReplyObject(text="")
     if isinstance(value, str):
@@ -181,8 +195,18 @@ def normalise_reply(value: Reply) -> ReplyObject:
             usage=value.get("usage"),
             error=error_from(error) if isinstance(error, dict) else error,
             fault=Fault(**fault) if isinstance(fault, dict) else fault,
+            embeddings=_vectors(value.get("embeddings")),
+            logprobs=_entries(value.get("logprobs"), value.get("text")),
         )
     raise ValueError(f"a reply must be a string, dict, ReplyObject or ErrorReply, got {type(value).__name__}")
+
+
+def _vectors(value: Any) -> Optional[list]:
+    return None if value is None else _embeddings.check_vectors(value)
+
+
+def _entries(value: Any, text: Optional[str]) -> Optional[list]:
+    return None if value is None else _logprobs.from_rule(value, text)
 
 
 def tool_from(value: Any) -> ToolCall:
@@ -217,6 +241,8 @@ class Completion:
     reasoning_tokens: int
     chunk_size: int
     cached_tokens: int = 0
+    embeddings: Optional[list] = None  # a rule's vectors (embeddings requests)
+    logprobs: Optional[list] = None  # a rule's `LogProb`s for the text
 
     @property
     def emits_text(self) -> bool:
@@ -268,6 +294,8 @@ def build_completion(request, reply: ReplyObject, chunk_size: int, fault: Option
         reasoning_tokens=reasoning_tokens,
         chunk_size=chunk_size,
         cached_tokens=_usage(usage, "cached", 0),
+        embeddings=reply.embeddings,
+        logprobs=reply.logprobs,
     )
 
 

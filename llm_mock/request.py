@@ -15,11 +15,14 @@ from .tokens import estimate_tokens
 class RequestError(ValueError):
     """The body is not a valid request for its format; answered with 400 in the format's shape."""
 
-    def __init__(self, message: str, param: Optional[str] = None, status: int = 400):
+    def __init__(self, message: str, param: Optional[str] = None, status: int = 400, code: Optional[str] = None,
+                 type: Optional[str] = None):
         super().__init__(message)
         self.message = message
         self.param = param
         self.status = status
+        self.code = code  # the error `code`; with `type` given, exactly this (None: null)
+        self.type = type
 
 
 @dataclass(frozen=True)
@@ -70,6 +73,11 @@ class MockRequest:
     include_usage: bool = False
     body: Optional[bytes] = field(default=None, repr=False)
     transport: str = ""  # the cloud route it came by ("azure", "bedrock", "vertex"); "" for the vendor's own
+    logprobs: Optional[int] = None  # alternatives per token when the client asked for log-probabilities
+
+    # Not fields: set by formats whose requests live on in server state (Responses).
+    stateful = False  # completed from stored state: the history keeps this parsed request
+    background = False  # answered at once, finished later (Responses `background: true`)
 
     @property
     def streaming(self) -> bool:

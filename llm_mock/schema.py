@@ -12,6 +12,8 @@ from typing import Any
 
 from . import formats
 from .chaos import Chaos
+from .embeddings import check_vectors
+from .logprobs import from_rule
 from .matching import MatchObject
 from .replies import FAULT_KINDS, ReplyObject, ReplyOptions, normalise_reply
 
@@ -29,10 +31,10 @@ class Invalid(Exception):
 
 
 def reply_object(value: Any, where: str) -> ReplyObject:
-    """A reply written as an object: text, reasoning, tools, usage, error, fault."""
+    """A reply written as an object: text, reasoning, tools, usage, error, fault, embeddings, logprobs."""
     if not isinstance(value, dict):
         raise Invalid(where, f"a reply must be a string or an object, not {kind(value)}")
-    spec = keys(value, ("text", "reasoning", "tools", "usage", "error", "fault"), where)
+    spec = keys(value, ("text", "reasoning", "tools", "usage", "error", "fault", "embeddings", "logprobs"), where)
     for key in ("text", "reasoning"):
         if key in spec:
             string(spec[key], child(where, key))
@@ -44,7 +46,24 @@ def reply_object(value: Any, where: str) -> ReplyObject:
         spec["error"] = _error(spec["error"], child(where, "error"))
     if "fault" in spec:
         spec["fault"] = _fault(spec["fault"], child(where, "fault"))
+    if "embeddings" in spec:
+        spec["embeddings"] = _checked(check_vectors, spec.field("embeddings"), spec["embeddings"])
+    if "logprobs" in spec:
+        at = spec.field("logprobs")
+        entries = spec["logprobs"]
+        if isinstance(entries, list):  # each entry's keys in either spelling (topLogprobs / top_logprobs)
+            entries = [dict(keys(e, ("token", "logprob", "top_logprobs"), f"{at}[{i}]")) if isinstance(e, dict)
+                       else e for i, e in enumerate(entries)]
+        spec["logprobs"] = _checked(from_rule, at, entries, spec.get("text"))
     return normalised(spec, where)
+
+
+def _checked(check: Any, where: str, *args: Any) -> Any:
+    """`check(*args)`, its `ValueError` as an `Invalid` naming the field."""
+    try:
+        return check(*args)
+    except ValueError as exc:
+        raise Invalid(where, str(exc).replace("reply field ", "")) from None
 
 
 def _snake(key: str) -> str:

@@ -31,6 +31,7 @@ from .history import RequestHistory
 from .log import Logger
 from .pacing import Pacer
 from .replies import ReplyOptions
+from .response_store import ResponseStore
 
 
 class _HTTPServer(ThreadingHTTPServer):
@@ -117,6 +118,7 @@ class MockServer(RuleBuilder):
         self.options = replace(options or MockServerOptions(), **overrides)
         self.log = Logger(self.options.log_level)
         self.history = RequestHistory(self.options.history_limit)
+        self.responses = ResponseStore()  # stored Responses (`previous_response_id`, retrieve, background)
         self.chaos_counter = Counter()
         self._jitter = random.Random(self.options.jitter_seed)
         self._httpd: Optional[_HTTPServer] = None
@@ -153,9 +155,10 @@ class MockServer(RuleBuilder):
         return len(loaded.rules)
 
     def reset(self) -> None:
-        """Clear rules and history and restore the default fallback (or the configured one)."""
+        """Clear rules, history and stored responses and restore the default fallback (or the configured one)."""
         self.engine.clear()
         self.history.clear()
+        self.responses.clear()
         self.chaos_counter.reset()
         self._jitter = random.Random(self.options.jitter_seed)  # a reset replays chaos and jitter alike
         self.fallback(self.options.fallback)

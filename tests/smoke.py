@@ -170,6 +170,33 @@ def ollama_stream(server):
     lines = [json.loads(line) for line in data.decode("utf-8").splitlines()]
     assert "".join(line["message"]["content"] for line in lines) == TEXT and len(lines) > 2
     assert lines[-1]["done"] is True and lines[-1]["done_reason"] == "stop"
+def embeddings(server):
+    reply = answer(server, "/v1/embeddings", {"model": "text-embedding-3-small", "input": ["smoke", "fire"],
+                                              "dimensions": 8})
+    assert [len(item["embedding"]) for item in reply["data"]] == [8, 8], reply
+    assert abs(sum(v * v for v in reply["data"][0]["embedding"]) - 1) < 1e-6
+
+
+def completions(server):
+    reply = answer(server, "/v1/completions", {"model": "gpt-3.5-turbo-instruct", "prompt": "smoke please",
+                                               "max_tokens": 100, "logprobs": 1})
+    choice = reply["choices"][0]
+    assert reply["object"] == "text_completion" and choice["text"] == TEXT, reply
+    assert "".join(choice["logprobs"]["tokens"]) == TEXT
+    payloads = events(server, "/v1/completions", {"model": "gpt-3.5-turbo-instruct", "prompt": "smoke please",
+                                                  "max_tokens": 100})
+    assert payloads[-1] == "[DONE]" and "".join(p["choices"][0]["text"] for p in payloads[:-1]) == TEXT
+
+
+def stored_responses(server):
+    first = answer(server, "/v1/responses", {"model": "gpt-4.1", "input": "smoke please"})
+    status, _, data = request(server, "GET", f"/v1/responses/{first['id']}")
+    assert status == 200 and json.loads(data)["id"] == first["id"], data[:200]
+    chained = {"model": "gpt-4.1", "input": "and again", "previous_response_id": first["id"]}
+    count = answer(server, "/v1/responses/input_tokens", chained)
+    assert count["input_tokens"] == answer(server, "/v1/responses", chained)["usage"]["input_tokens"], count
+    assert request(server, "DELETE", f"/v1/responses/{first['id']}")[0] == 200
+    assert request(server, "GET", f"/v1/responses/{first['id']}")[0] == 404
 
 
 def demo_rules_as_json(server):
@@ -223,8 +250,8 @@ def vertex(server):
 
 
 CHECKS = [chat_json, chat_stream, responses_json, responses_stream, messages_json, messages_stream, tool_call,
-          models, count_tokens, gemini_json, gemini_stream, ollama_json, ollama_stream, demo_rules_as_json,
-          azure, bedrock, vertex]
+          models, count_tokens, embeddings, completions, stored_responses, gemini_json, gemini_stream,
+          ollama_json, ollama_stream, demo_rules_as_json, azure, bedrock, vertex]
 
 
 def main() -> int:

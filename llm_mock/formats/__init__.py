@@ -8,12 +8,14 @@ from __future__ import annotations
 
 from ..routes import RouteTable
 from .anthropic import Messages
-from .azure import AzureChatCompletions, AzureResponses
+from .azure import AzureChatCompletions, AzureCompletions, AzureEmbeddings, AzureResponses
 from .base import FormatAdapter
 from .bedrock import BedrockMessages
 from .gemini import Gemini
 from .ollama import Ollama
 from .openai_chat import ChatCompletions
+from .openai_completions import Completions
+from .openai_embeddings import Embeddings
 from .openai_responses import Responses
 from .vertex import VertexMessages
 
@@ -21,10 +23,14 @@ ADAPTERS: list = [
     ChatCompletions(),
     Responses(),
     Messages(),
+    Embeddings(),
+    Completions(),
     Gemini(),
     Ollama(),
     AzureChatCompletions(),
     AzureResponses(),
+    AzureCompletions(),
+    AzureEmbeddings(),
     BedrockMessages(),
     VertexMessages(),
 ]

@@ -1,9 +1,10 @@
-"""OpenAI Chat Completions and Responses on Azure OpenAI (protocol-notes §8).
+"""OpenAI Chat Completions, Responses, legacy completions and embeddings on Azure OpenAI
+(protocol-notes §8).
 
 Two route families reach the OpenAI bodies: the deployment routes the `AzureOpenAI` client calls
 (`/openai/deployments/{deployment}/chat/completions?api-version=…`, where the deployment is the
 model unless the body names one, and `/openai/responses?api-version=…`), and the v1 routes
-(`/openai/v1/chat/completions`, `/openai/v1/responses`) a plain OpenAI client reaches with
+(`/openai/v1/chat/completions`, `/openai/v1/responses`, …) a plain OpenAI client reaches with
 `base_url=…/openai/v1/`. The key is accepted in `api-key` or as a bearer token, unchecked.
 
 Chat answers carry Azure's content-filter annotations (all categories `safe`); an Azure chat
@@ -22,6 +23,8 @@ from ..replies import Completion, ErrorReply
 from ..request import MockRequest, RequestError
 from .base import Call, Events, Route, openai_error_body
 from .openai_chat import ChatCompletions
+from .openai_completions import Completions
+from .openai_embeddings import Embeddings
 from .openai_responses import Responses
 
 _SAFE = {"filtered": False, "severity": "safe"}
@@ -63,15 +66,12 @@ def _api_version(call: Call) -> None:
         raise RequestError("Resource not found", status=404)
 
 
-class AzureChatCompletions(ChatCompletions):
-    transport = "azure"
-    routes: ClassVar[tuple] = (
-        Route("POST", "/openai/deployments/{deployment}/chat/completions", options={"api_version": True}),
-        Route("POST", "/openai/v1/chat/completions"),
-        Route("GET", "/openai/models", catalog.list_models),
-        Route("GET", "/openai/v1/models", catalog.list_models),
-        Route("GET", "/openai/v1/models/{model}", catalog.get_model))
-    prefixes: ClassVar[tuple] = ("/openai/",)
+class _OnAzure:
+    """What every Azure route shares: the deployment is the model unless the body names one, the
+    deployment routes need `api-version`, request ids are UUIDs, errors name Azure's operation."""
+
+    transport: ClassVar[str] = "azure"
+    operation: ClassVar[str] = ""
 
     def new_request_id(self) -> str:
         return str(uuid.uuid4())
@@ -80,11 +80,29 @@ class AzureChatCompletions(ChatCompletions):
         if call.route is not None and call.route.options.get("api_version"):
             _api_version(call)
         deployment = call.params.get("deployment")
-        if deployment is not None and body.get("model") in (None, ""):  # the deployment is the model
-            body = {**body, "model": deployment}  # unless the body names one
-        request = super().parse(body, call)
+        if deployment is not None and body.get("model") in (None, ""):
+            body = {**body, "model": deployment}
+        request = super().parse(body, call)  # type: ignore[misc]
         request.transport = self.transport
         return request
+
+    def render_error(self, error: ErrorReply, request_id: str) -> dict:
+        return azure_error_body(error, self.operation)
+
+
+def _deployment(path: str) -> Route:
+    return Route("POST", "/openai/deployments/{deployment}" + path, options={"api_version": True})
+
+
+class AzureChatCompletions(_OnAzure, ChatCompletions):
+    operation = "ChatCompletions_Create"
+    routes: ClassVar[tuple] = (
+        _deployment("/chat/completions"),
+        Route("POST", "/openai/v1/chat/completions"),
+        Route("GET", "/openai/models", catalog.list_models),
+        Route("GET", "/openai/v1/models", catalog.list_models),
+        Route("GET", "/openai/v1/models/{model}", catalog.get_model))
+    prefixes: ClassVar[tuple] = ("/openai/",)
 
     def render_json(self, request: MockRequest, c: Completion) -> dict:
         body = super().render_json(request, c)
@@ -106,25 +124,21 @@ class AzureChatCompletions(ChatCompletions):
             frames.append(frame)
         return Events(frames, events.context)
 
-    def render_error(self, error: ErrorReply, request_id: str) -> dict:
-        return azure_error_body(error, "ChatCompletions_Create")
 
-
-class AzureResponses(Responses):
-    transport = "azure"
+class AzureResponses(_OnAzure, Responses):
+    operation = "Responses_Create"
     routes: ClassVar[tuple] = (Route("POST", "/openai/responses", options={"api_version": True}),
-              Route("POST", "/openai/v1/responses"))
+                               Route("POST", "/openai/v1/responses"))
     prefixes: ClassVar[tuple] = ("/openai/responses", "/openai/v1/responses")
 
-    def new_request_id(self) -> str:
-        return str(uuid.uuid4())
 
-    def parse(self, body: dict, call: Call) -> MockRequest:
-        if call.route is not None and call.route.options.get("api_version"):
-            _api_version(call)
-        request = super().parse(body, call)
-        request.transport = self.transport
-        return request
+class AzureCompletions(_OnAzure, Completions):
+    operation = "Completions_Create"
+    routes: ClassVar[tuple] = (_deployment("/completions"), Route("POST", "/openai/v1/completions"))
+    prefixes: ClassVar[tuple] = ()
 
-    def render_error(self, error: ErrorReply, request_id: str) -> dict:
-        return azure_error_body(error, "Responses_Create")
+
+class AzureEmbeddings(_OnAzure, Embeddings):
+    operation = "Embeddings_Create"
+    routes: ClassVar[tuple] = (_deployment("/embeddings"), Route("POST", "/openai/v1/embeddings"))
+    prefixes: ClassVar[tuple] = ()

@@ -156,6 +156,12 @@ class FormatAdapter(ABC):
         """Frames that end a started stream with a failure (the format's usual one when `error` is
         None), after `sent` frames went out."""
 
+    def defer(self, request: MockRequest, completion: Optional[Completion], error: Optional[ErrorReply], fault: Any,
+              options: Any) -> Any:
+        """Answer a background request (`request.background`) at once and finish it later; the body
+        of the immediate answer. Only formats with a background mode (Responses) have one."""
+        raise NotImplementedError(f"the {self.name} format has no background mode")
+
     def early_end(self, events: Events, sent: int) -> list:
         """Frames that end a started stream cleanly but early, without a finish reason."""
         return [Frame(self.framing.terminator)] if self.framing.terminator else []

@@ -2,12 +2,14 @@
 from __future__ import annotations
 
 import time
+from typing import Optional
 
 from .. import catalog
-from ..framing import SSE, dumps
+from ..framing import SSE
+from ..logprobs import check_range, compute, groups, spelled, with_bytes
 from ..replies import Completion, ErrorReply
 from ..request import Message, MockRequest, RequestError, ToolDef, finish, optional, require, text_of
-from .base import Call, Events, FormatAdapter, Frame, Route, deltas, openai_error_body, random_id
+from .base import Call, Events, FormatAdapter, Frame, Route, deltas, dumps, openai_error_body, quote, random_id
 
 ROLES = {"system": "system", "developer": "system", "user": "user", "assistant": "assistant",
          "tool": "tool", "function": "tool"}
@@ -40,6 +42,8 @@ class ChatCompletions(FormatAdapter):
             headers=dict(call.headers), path=call.target, raw=body, max_tokens=limit, n=n,
             include_usage=bool(stream_options.get("include_usage")),
         )
+        if "logprobs" in body or "top_logprobs" in body:
+            request.logprobs = _logprobs_asked(body)
         return finish(request, messages)
 
     # -- JSON --------------------------------------------------------------------------------
@@ -48,7 +52,10 @@ class ChatCompletions(FormatAdapter):
                          "annotations": []}
         if c.tools:
             message["tool_calls"] = [_tool_call(t, _call_id(t)) for t in c.tools]
-        choices = [{"index": i, "message": message, "logprobs": None, "finish_reason": c.finish}
+        logprobs = None if request.logprobs is None else {
+            "content": with_bytes(compute(c.text, request.logprobs, c.logprobs)) if c.emits_text else None,
+            "refusal": None}
+        choices = [{"index": i, "message": message, "logprobs": logprobs, "finish_reason": c.finish}
                    for i in range(request.n)]
         return {
             "id": random_id("chatcmpl-", 29), "object": "chat.completion", "created": int(time.time()),
@@ -71,7 +78,16 @@ class ChatCompletions(FormatAdapter):
                                 f"{suffix}".encode(), chars))
 
         for index in range(request.n):
-            if c.emits_text:
+            if c.emits_text and request.logprobs is not None:  # each delta carries its tokens' logprobs
+                frames.append(Frame(f'{prefix}{index},"delta":{{"role":"assistant","content":"","refusal":null}},'
+                                    f'"logprobs":{{"content":[],"refusal":null}},"finish_reason":null}}]{suffix}'
+                                    .encode()))
+                for group in groups(compute(c.text, request.logprobs, c.logprobs), c.chunk_size):
+                    piece = spelled(group)
+                    frames.append(Frame(f'{prefix}{index},"delta":{{"content":{quote(piece)}}},"logprobs":'
+                                        f'{{"content":{dumps(with_bytes(group))},"refusal":null}},'
+                                        f'"finish_reason":null}}]{suffix}'.encode(), len(piece)))
+            elif c.emits_text:
                 chunk(index, '{"role":"assistant","content":"","refusal":null}')
                 frames.extend(deltas(c.chunks(c.text), f'{prefix}{index},"delta":{{"content":',
                                      f'}},"logprobs":null,"finish_reason":null}}]{suffix}'))
@@ -102,6 +118,18 @@ class ChatCompletions(FormatAdapter):
     def inband_error(self, events: Events, sent: int, error, kind: str) -> list:
         body = openai_error_body(error or ErrorReply(500))
         return [Frame(f"data: {dumps(body)}\n\n".encode())]
+
+
+def _logprobs_asked(body: dict) -> Optional[int]:
+    """Alternatives per token when `logprobs: true` (`top_logprobs`, 0 to 20); None when not asked."""
+    wanted = optional(body, "logprobs", bool, "a boolean", False)
+    top = optional(body, "top_logprobs", int, "an integer")
+    if top is not None:
+        check_range(top)
+    if top is not None and not wanted:
+        raise RequestError("Invalid value for 'top_logprobs': 'logprobs' must be set to true when 'top_logprobs' "
+                           "is used.", "top_logprobs")
+    return (top or 0) if wanted else None
 
 
 def _message(m, i: int) -> Message:

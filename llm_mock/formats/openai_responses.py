@@ -7,8 +7,10 @@ from dataclasses import replace
 from typing import Optional
 
 from ..framing import SSE
+from ..logprobs import check_range, compute, groups, spelled, with_bytes, without_bytes
 from ..replies import Completion, ErrorReply
 from ..request import Message, MockRequest, RequestError, ToolDef, finish, optional, text_of
+from . import responses_state as state
 from .base import Call, Events, FormatAdapter, Frame, Route, hex_id, openai_error_body, quote, random_id, sse
 
 ROLES = {"user": "user", "assistant": "assistant", "system": "system", "developer": "system"}
@@ -20,7 +22,12 @@ ECHOED = ("max_output_tokens", "max_tool_calls", "previous_response_id", "prompt
 
 class Responses(FormatAdapter):
     name = "responses"
-    routes = (Route("POST", "/v1/responses"),)
+    routes = (Route("POST", "/v1/responses"),
+              Route("POST", "/v1/responses/input_tokens", state.input_tokens),
+              Route("GET", "/v1/responses/{response_id}", state.retrieve),
+              Route("DELETE", "/v1/responses/{response_id}", state.delete),
+              Route("GET", "/v1/responses/{response_id}/input_items", state.input_items),
+              Route("POST", "/v1/responses/{response_id}/cancel", state.cancel))
     prefixes = ("/v1/responses",)
     framing = SSE(malformed=b'event: response.output_text.delta\ndata: {"type":"response.output_text.delta",\n\n')
 
@@ -35,17 +42,29 @@ class Responses(FormatAdapter):
             raise RequestError("Invalid type for 'input': expected a string or an array.", "input")
         instructions = optional(body, "instructions", str, "a string")
         messages = [Message("system", instructions)] if instructions else []
+        previous = optional(body, "previous_response_id", str, "a string")
+        if previous:  # the earlier turns, exactly as if the client had sent them (instructions not inherited)
+            messages.extend(m for m in (_item(item, i) for i, item in enumerate(state.chained(call, previous))) if m)
         if isinstance(raw_input, str):
             messages.append(Message("user", raw_input))
         elif raw_input:
             messages.extend(m for m in (_item(item, i) for i, item in enumerate(raw_input)) if m)
         user_tools, server_tools = _tools(optional(body, "tools", list, "an array", []))
-        request = MockRequest(
-            format=self.name, model=model, stream=optional(body, "stream", bool, "a boolean", False),
+        stream = optional(body, "stream", bool, "a boolean", False)
+        stored = optional(body, "store", bool, "a boolean", True)
+        background = optional(body, "background", bool, "a boolean", False)
+        if background and not stored:
+            raise RequestError("Background mode requires store=true.", "background")
+        request = state.ResponsesRequest(
+            format=self.name, model=model, stream=stream,
             tools=user_tools, tool_names=tuple(t.name for t in user_tools), server_tool_types=tuple(server_tools),
             headers=dict(call.headers), path=call.target, raw=body,
             max_tokens=optional(body, "max_output_tokens", int, "an integer"),
+            store=call.app.responses if stored and call.app is not None else None, previous_response_id=previous,
+            stateful=bool(previous), background=background and not stream,
         )
+        if "include" in body:
+            request.logprobs = _logprobs_asked(body)
         return finish(request, messages)
 
     # -- the response object ------------------------------------------------------------------
@@ -55,7 +74,8 @@ class Responses(FormatAdapter):
         reasoning = body.get("reasoning") if isinstance(body.get("reasoning"), dict) else {}
         text = body.get("text") if isinstance(body.get("text"), dict) else {}
         response = {
-            "id": rid, "object": "response", "created_at": created, "status": status, "background": False,
+            "id": rid, "object": "response", "created_at": created, "status": status,
+            "background": body.get("background") is True,
             "completed_at": int(time.time()) if status == "completed" else None,
             "error": None, "incomplete_details": None, "instructions": body.get("instructions"),
         }
@@ -80,7 +100,7 @@ class Responses(FormatAdapter):
             response["incomplete_details"] = {"reason": "content_filter" if filtered else "max_output_tokens"}
         return response
 
-    def _items(self, request: MockRequest, c: Completion) -> list:
+    def _items(self, request: MockRequest, c: Completion, entries: Optional[list] = None) -> list:
         """The final output items, with their ids fixed, in the order the API emits them."""
         status = "incomplete" if c.finish in ("length", "content_filter") else "completed"
         items = []
@@ -93,7 +113,7 @@ class Responses(FormatAdapter):
             items.append(item)
         if c.emits_text:
             items.append({"id": hex_id("msg_"), "type": "message", "status": status, "role": "assistant",
-                          "content": [_text_part(c.text or "")]})
+                          "content": [_text_part(c.text or "", entries)]})
         offered = {t.name: t for t in request.tools or ()}
         for tool in c.tools:
             call_id = tool.id or random_id("call_", 24)
@@ -112,12 +132,17 @@ class Responses(FormatAdapter):
 
     def render_json(self, request: MockRequest, c: Completion) -> dict:
         status = "incomplete" if c.finish in ("length", "content_filter") else "completed"
-        return self._response(request, hex_id("resp_"), int(time.time()), status, self._items(request, c), c)
+        entries = None if request.logprobs is None else compute(c.text, request.logprobs, c.logprobs)
+        items = self._items(request, c, entries)
+        response = self._response(request, hex_id("resp_"), int(time.time()), status, items, c)
+        state.keep(request, response, items, c)
+        return response
 
     # -- SSE ---------------------------------------------------------------------------------
     def render_events(self, request: MockRequest, c: Completion) -> Events:
         rid, created = hex_id("resp_"), int(time.time())
-        items = self._items(request, c)
+        entries = None if request.logprobs is None else compute(c.text, request.logprobs, c.logprobs)
+        items = self._items(request, c, entries)
         frames: list = []
 
         def emit(kind: str, chars: int = 0, **payload) -> None:
@@ -147,11 +172,17 @@ class Responses(FormatAdapter):
                 emit("response.output_item.added", output_index=index,
                      item={**item, "status": "in_progress", "content": []})
                 emit("response.content_part.added", **where, content_index=0, part=_text_part(""))
-                deltas("response.output_text.delta", head + '"content_index":0,', c.chunks(c.text),
-                       ',"logprobs":[]}')
                 text = c.text or ""
-                emit("response.output_text.done", **where, content_index=0, text=text, logprobs=[])
-                emit("response.content_part.done", **where, content_index=0, part=_text_part(text))
+                if entries is None:
+                    deltas("response.output_text.delta", head + '"content_index":0,', c.chunks(c.text),
+                           ',"logprobs":[]}')
+                else:  # each delta carries its own tokens' logprobs
+                    for group in groups(entries, c.chunk_size):
+                        emit("response.output_text.delta", len(spelled(group)), **where, content_index=0,
+                             delta=spelled(group), logprobs=without_bytes(group))
+                emit("response.output_text.done", **where, content_index=0, text=text,
+                     logprobs=[] if entries is None else without_bytes(entries))
+                emit("response.content_part.done", **where, content_index=0, part=item["content"][0])
             elif item["type"] == "custom_tool_call":
                 emit("response.output_item.added", output_index=index,
                      item={**item, "status": "in_progress", "input": ""})
@@ -165,8 +196,13 @@ class Responses(FormatAdapter):
                      arguments=item["arguments"])
             emit("response.output_item.done", output_index=index, item=item)
         status = "incomplete" if c.finish in ("length", "content_filter") else "completed"
-        emit(f"response.{status}", response=self._response(request, rid, created, status, items, c))
+        final = self._response(request, rid, created, status, items, c)
+        emit(f"response.{status}", response=final)
+        state.keep(request, final, items, c, frames)
         return Events(frames, (request, rid, created))
+
+    def defer(self, request: MockRequest, completion, error, fault, options) -> dict:
+        return state.defer(self, request, completion, error, fault, options)
 
     # -- errors ------------------------------------------------------------------------------
     def render_error(self, error: ErrorReply, request_id: str) -> dict:
@@ -184,8 +220,16 @@ class Responses(FormatAdapter):
                      "message": body["message"], "param": body["param"]}, "error")]
 
 
-def _text_part(text: str) -> dict:
-    return {"type": "output_text", "annotations": [], "logprobs": [], "text": text}
+def _text_part(text: str, entries: Optional[list] = None) -> dict:
+    return {"type": "output_text", "annotations": [], "logprobs": with_bytes(entries) if entries else [], "text": text}
+
+
+def _logprobs_asked(body: dict) -> Optional[int]:
+    """`top_logprobs` (0 to 20) when `include` asks for output text logprobs; None otherwise."""
+    include = optional(body, "include", list, "an array", [])
+    top = optional(body, "top_logprobs", int, "an integer", 0)
+    check_range(top)
+    return top if "message.output_text.logprobs" in include else None
 
 
 def _item(item, i: int):

@@ -137,3 +137,31 @@ def test_inband_error(server, lenient):
     with pytest.raises(openai.APIError):
         list(lenient.chat.completions.create(model="my-gpt4o", messages=USER, stream=True))
     assert server.history.last().outcome == "fault error"
+
+
+def test_embeddings_and_legacy_completions_on_the_deployment_routes(server, azure):
+    from llm_mock.embeddings import cosine
+
+    vectors = azure.embeddings.create(model="my-embedder", input=["the cat sat", "the cat sat down"],
+                                     encoding_format="float")  # strict validation rejects the base64 default
+    assert [item.index for item in vectors.data] == [0, 1] and len(vectors.data[0].embedding) == 1536
+    assert cosine(vectors.data[0].embedding, vectors.data[1].embedding) > 0.5
+    entry = server.history.last()
+    assert entry.path == f"/openai/deployments/my-embedder/embeddings?api-version={API_VERSION}"
+    assert (entry.format, entry.transport, entry.model) == ("embeddings", "azure", "my-embedder")
+
+    server.when({"format": "completions", "message": "Once upon"}).reply("a time")
+    done = azure.completions.create(model="my-instruct", prompt="Once upon")
+    assert done.choices[0].text == "a time" and done.model == "my-instruct"
+    entry = server.history.last()
+    assert (entry.format, entry.transport) == ("completions", "azure")
+
+
+def test_embeddings_and_completions_on_the_v1_routes(server):
+    client = openai.OpenAI(base_url=server.url + "/openai/v1/", api_key="k", max_retries=0,
+                           _strict_response_validation=True)
+    assert len(client.embeddings.create(model="e", input="hi", dimensions=8, encoding_format="float")
+               .data[0].embedding) == 8
+    server.fallback("plain")
+    assert client.completions.create(model="m", prompt="x").choices[0].text == "plain"
+    assert server.history.last().transport == "azure"

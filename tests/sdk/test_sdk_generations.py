@@ -227,3 +227,17 @@ def test_inband_errors_raise_after_the_text_already_sent(probe, mode):
     assert messages["error"]["body"]["error"] == {"type": "overloaded_error", "message": "Overloaded"}
     text = messages["seen"]["blocks"][0]["text"] if mode == "stream" else "".join(messages["seen"]["text_events"])
     assert text == before
+
+
+def test_the_rest_of_the_openai_surface(probe):
+    """Embeddings, legacy completions, logprobs and stored Responses under the 1.x SDK."""
+    seen = probe["surface"]
+    for name, value in seen.items():
+        assert value["error"] is None, f"{name}: the older SDK raised {value['error']}"
+    assert seen["embeddings"]["lengths"] == [1536, 1536] and seen["embeddings"]["decoded"] == 64
+    assert seen["embeddings"]["tokens"] == 2 and seen["embeddings"]["drift"] < 1e-6
+    assert seen["completions"]["text"] == seen["completions"]["tokens"] == seen["completions"]["stream"] == TEXT
+    assert seen["completions"]["finish"] == "stop"
+    logprobs = seen["logprobs"]
+    assert logprobs["chat"] == logprobs["helper"] == logprobs["responses"] == TEXT and logprobs["top"] == 2
+    assert seen["stored"] == {"retrieved": TEXT, "chained": True, "items": 1, "deleted": 404, "error": None}

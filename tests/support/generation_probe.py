@@ -260,6 +260,63 @@ def failures(oai, claude, runners: dict) -> dict:
     return out
 
 
+# -- the rest of the OpenAI surface ------------------------------------------------------------
+
+def surface(url: str) -> dict:
+    """Embeddings, legacy completions, logprobs and stored Responses as the older SDK reads them."""
+    import openai
+
+    strict = openai.OpenAI(base_url=url + "/v1", api_key="sk-test", max_retries=0, timeout=20,
+                           _strict_response_validation=True)
+    lax = openai.OpenAI(base_url=url + "/v1", api_key="sk-test", max_retries=0, timeout=20)
+    chat = [{"role": "user", "content": prompt("text")}]
+    include = ["message.output_text.logprobs"]
+
+    def embeddings(seen: dict) -> dict:
+        floats = strict.embeddings.create(model="text-embedding-3-small", input=["a b", "c"], encoding_format="float")
+        decoded = lax.embeddings.create(model="text-embedding-3-small", input="a b", dimensions=64)
+        head = floats.data[0].embedding[:64]
+        norm = sum(v * v for v in head) ** 0.5
+        return {"lengths": [len(d.embedding) for d in floats.data], "tokens": floats.usage.prompt_tokens,
+                "decoded": len(decoded.data[0].embedding),  # base64, decoded by the SDK: the prefix, re-normalised
+                "drift": max(abs(x - y / norm) for x, y in zip(decoded.data[0].embedding, head, strict=True))}
+
+    def completions(seen: dict) -> dict:
+        made = strict.completions.create(model="gpt-3.5-turbo-instruct", prompt=prompt("text"), logprobs=1,
+                                         max_tokens=64)
+        streamed = list(lax.completions.create(model="gpt-3.5-turbo-instruct", prompt=prompt("text"), max_tokens=64,
+                                               stream=True))
+        return {"text": made.choices[0].text, "tokens": "".join(made.choices[0].logprobs.tokens),
+                "stream": "".join(c.choices[0].text for c in streamed), "finish": streamed[-1].choices[0].finish_reason}
+
+    def logprobs(seen: dict) -> dict:
+        made = strict.chat.completions.create(model="gpt-4o-mini", messages=chat, logprobs=True, top_logprobs=2)
+        with strict.chat.completions.stream(model="gpt-4o-mini", messages=chat, logprobs=True) as stream:
+            helper = stream.get_final_completion()
+        response = strict.responses.create(model="o4-mini", input=prompt("text"), include=include, top_logprobs=2)
+        return {"chat": "".join(t.token for t in made.choices[0].logprobs.content),
+                "top": len(made.choices[0].logprobs.content[0].top_logprobs),
+                "helper": "".join(t.token for t in helper.choices[0].logprobs.content),
+                "responses": "".join(t.token for t in response.output[0].content[0].logprobs)}
+
+    def stored(seen: dict) -> dict:
+        first = strict.responses.create(model="o4-mini", input=prompt("text"))
+        second = strict.responses.create(model="o4-mini", input="and more", previous_response_id=first.id)
+        out = {"retrieved": strict.responses.retrieve(first.id).output_text,
+               "chained": second.previous_response_id == first.id,
+               "items": len(list(strict.responses.input_items.list(second.id)))}
+        strict.responses.delete(first.id)
+        try:
+            strict.responses.retrieve(first.id)
+        except openai.NotFoundError as exc:
+            out["deleted"] = exc.status_code
+        return out
+
+    return {name: observe(lambda scenario, seen, run=run: run(seen), "surface")
+            for name, run in (("embeddings", embeddings), ("completions", completions), ("logprobs", logprobs),
+                              ("stored", stored))}
+
+
 # -- the run ---------------------------------------------------------------------------------
 
 def observe(run, scenario: str) -> dict:
@@ -318,7 +375,7 @@ def main(url: str) -> dict:
                 for fmt in FORMATS for mode in MODES for scenario in SCENARIOS}
     observed.update(failures(oai, claude, runners))
     return {"versions": {"openai": openai.__version__, "anthropic": anthropic.__version__},
-            "observed": observed, "vendored": vendored()}
+            "observed": observed, "surface": surface(url), "vendored": vendored()}
 
 
 if __name__ == "__main__":

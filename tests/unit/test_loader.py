@@ -69,7 +69,8 @@ ERRORS = [
     ('[{when: "/(open/", reply: "b"}]', "rule 0: when: invalid regex '/(open/'"),
     ('[{when: "/a/q", reply: "b"}]', "rule 0: when: unknown regex flag 'q'"),
     ('[{when: {format: "mistral"}, reply: "b"}]',
-     "rule 0: when.format: must be one of openai, responses, anthropic, gemini, ollama"),
+     "rule 0: when.format: must be one of openai, responses, anthropic, embeddings, completions, gemini, "
+     "ollama"),
     ('[{when: {model: 4}, reply: "b"}]', "rule 0: when.model: must be a string, not a number"),
     ('[{when: 5, reply: "b"}]', "rule 0: when: must be a string"),
     ('[{reply: "b"}]', "rule 0: when: missing"),
