@@ -31,6 +31,9 @@ class MockServerOptions:
     timeout: float = 60.0
     chaos: Optional[Chaos] = None
     jitter_seed: int = 0
+    admin: bool = True  # the admin API under /__llm_mock/
+    admin_token: Optional[str] = None  # required on admin routes when set (and to bind beyond loopback)
+    strict: bool = False  # an unmatched request gets a 404 naming its near misses, not the fallback
 
     @classmethod
     def from_json_file(cls, path: str) -> "MockServerOptions":

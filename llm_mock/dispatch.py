@@ -58,7 +58,7 @@ def serve(conn: Any, method: str) -> None:
     request_id = adapter.new_request_id()
     entry = RecordedRequest(adapter.name if completion_route else None, method, target, conn.headers.pairs, b"",
                             None, 0, time.time(), 0, "ok", None, _reparse)
-    out = Responder(conn, entry, app.history, head_only=method == "HEAD")
+    out = Responder(conn, entry, app.history if adapter.journal else _UNRECORDED, head_only=method == "HEAD")
     request, resolution = None, None
     try:
         if match is None:
@@ -104,7 +104,7 @@ def serve(conn: Any, method: str) -> None:
     out.publish(entry.status, entry.outcome)
     conn.reader.deadline = None
     entry.duration_ms = (time.monotonic() - started) * 1000
-    if app.log.enabled("info"):
+    if app.log.enabled("info" if adapter.journal else "debug"):
         _log(app, method, target, request, entry, started, resolution)
 
 
@@ -119,6 +119,16 @@ def _unrouted(table: Any, method: str, path: str, target: str) -> None:
         raise Rejected(405, f"Method {method} not allowed on {path}; use {' or '.join(allowed)}.",
                        headers=(("allow", ", ".join(allowed)),))
     raise Rejected(404, f"Invalid URL ({method} {target})")
+
+
+class _Unrecorded:
+    """The history of requests kept out of the journal (the admin API's own)."""
+
+    def record(self, entry: RecordedRequest) -> None:
+        pass
+
+
+_UNRECORDED = _Unrecorded()
 
 
 class _Options(Rejected):

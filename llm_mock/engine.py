@@ -15,8 +15,9 @@ so is a retry of a request answered with a fault (a dropped or stalled connectio
 from __future__ import annotations
 
 import asyncio
+import itertools
 import threading
-from collections import OrderedDict
+from collections import OrderedDict, deque
 from dataclasses import dataclass, field
 from typing import Any, Callable, Optional
 
@@ -24,6 +25,8 @@ from .replies import ReplyObject, ReplyOptions, normalise_reply
 
 DEFAULT_FALLBACK = "llm_mock: no rule matched this request."
 _REPLAY_CAP = 1024
+_RETIRED_CAP = 64  # used-up rules kept for near-miss reports (`times: used up (3 of 3)`)
+_rule_ids = itertools.count(1)
 
 
 class RuleError(Exception):
@@ -50,6 +53,9 @@ class Rule:
     chaos: Any = None
     served: int = 0
     live: bool = True  # False once used up or removed: a request that matched it goes on to the next rule
+    match: Any = None  # the matcher as written (near-miss reports explain it condition by condition)
+    source: str = "api"  # where the rule came from: "api", "admin" or a rule file's path
+    id: int = field(default_factory=lambda: next(_rule_ids))  # stable while indexes shift
 
     @property
     def done(self) -> bool:
@@ -83,6 +89,7 @@ class RuleEngine:
         self._rules: tuple = ()
         self._fallback: Any = None
         self._replays: OrderedDict = OrderedDict()
+        self.retired: deque = deque(maxlen=_RETIRED_CAP)  # rules used up by requests, newest last
 
     # -- building -------------------------------------------------------------------------
     def add(self, rule: Rule) -> Rule:
@@ -94,10 +101,14 @@ class RuleEngine:
 
     def extend(self, rules: list) -> None:
         """Append rules in the order given (a loaded file's rules, already ordered)."""
+        self.insert([], rules)
+
+    def insert(self, front: list, back: list) -> None:
+        """Put `front` before every rule and `back` after them, at once (a batch enters whole)."""
         with self._lock:
-            for rule in rules:
+            for rule in (*front, *back):
                 rule.live = True
-            self._rules = (*self._rules, *rules)
+            self._rules = (*front, *self._rules, *back)
 
     def move_to_front(self, rule: Rule) -> None:
         with self._lock:
@@ -139,6 +150,7 @@ class RuleEngine:
                 rule.live = True
             self._fallback = fallback
             self._replays.clear()
+            self.retired.clear()
 
     def clear(self) -> None:
         self.replace([])
@@ -205,6 +217,7 @@ class RuleEngine:
             rule.remaining -= 1
             if rule.remaining <= 0:
                 self._remove(rule)
+                self.retired.append(rule)
         step = rule.served
         rule.served += 1
         if rule.sequence is None:

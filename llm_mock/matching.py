@@ -47,6 +47,11 @@ _CAMEL = {"toolName": "tool_name", "toolCallId": "tool_call_id", "serverTool": "
 _MATCH_FIELDS = {f.name for f in fields(MatchObject)}
 
 
+def any_request(request: Any) -> bool:
+    """The matcher of `next_error`: every request (a near-miss report leaves such rules out)."""
+    return True
+
+
 def compile_match(match: Match) -> tuple:
     """(predicate, description) for any accepted matcher; `ValueError` for anything else."""
     if isinstance(match, dict):

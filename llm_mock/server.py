@@ -16,11 +16,13 @@ import socket
 import socketserver
 import sys
 import threading
+import time
 from dataclasses import replace
 from http.server import ThreadingHTTPServer
 from typing import Any, Coroutine, Generator, Optional, Union
 
 from . import formats
+from .admin import ADMIN
 from .builder import RuleBuilder
 from .chaos import Counter
 from .config import MockServerOptions
@@ -30,6 +32,9 @@ from .history import RequestHistory
 from .log import Logger
 from .pacing import Pacer
 from .replies import ReplyOptions
+from .service import check_exposure
+
+formats.add_service(ADMIN)  # the admin API's routes, beside the formats' (it is no format)
 
 
 class _HTTPServer(ThreadingHTTPServer):
@@ -123,6 +128,8 @@ class MockServer(RuleBuilder):
         self._thread: Optional[threading.Thread] = None
         self._watch_path: Optional[str] = None
         self._watcher: Any = None
+        self.started_at = time.monotonic()
+        check_exposure(self.options)
         if self.options.fallback is not None:
             self.fallback(self.options.fallback)
 
