@@ -28,6 +28,7 @@ from .log import describe_reply, describe_request, shorten
 from .pacing import schedule
 from .replies import ErrorReply, build_completion
 from .request import RequestError
+from .resolving import resolve
 from .responder import CLIENT_GONE, JSON_TYPE, Responder
 
 
@@ -70,7 +71,7 @@ def serve(conn: Any, method: str) -> None:
         if completion_route:
             request = adapter.parse(json_body(call), call)
             request.body = body
-            resolution = app.engine.resolve(request)
+            resolution = resolve(app, request, entry)
             entry.rule = resolution.rule
             _complete(app, out, adapter, request, resolution, request_id)
         else:
@@ -159,7 +160,7 @@ def _complete(app: Any, out: Responder, adapter: FormatAdapter, request: Any, re
     if chaos is not None and error is None and fault is None:
         error, fault = chaos.decide(app.chaos_counter.next())
     if error is not None:
-        out.send_error(adapter, error, request_id, "error reply")
+        out.send_error(adapter, error, request_id, resolution.outcome or "error reply")
         return
     completion = build_completion(request, reply, options.chunk_size or 0, fault)
     if request.stream:
@@ -242,7 +243,12 @@ def _log(app: Any, method: str, target: str, request: Any, entry: RecordedReques
     said = shorten(request.last_message) if request is not None else ""
     ms = (time.monotonic() - started) * 1000
     rule = entry.rule or ("fallback" if entry.outcome == "ok" else entry.outcome)
-    app.log.info(f'{method} {target} [{kind}] "{said}" -> {rule} {entry.status} ({ms:.0f}ms)')
+    misses = entry.near_misses
+    closest = f"; closest: {misses[0]}" if misses else ""
+    app.log.info(f'{method} {target} [{kind}] "{said}" -> {rule} {entry.status} ({ms:.0f}ms){closest}')
+    if misses and app.log.enabled("debug"):
+        for miss in misses:
+            app.log.debug(f"  near miss: {miss}")
     if request is not None and app.log.enabled("debug"):
         app.log.debug(f"  request: {describe_request(request)}")
         if resolution is not None:

@@ -73,6 +73,7 @@ class Resolution:
     rule: Optional[str]  # description, None for the fallback
     chaos: Any = None
     replayed: bool = False
+    outcome: Optional[str] = None  # the journal's outcome when it is not the usual one ("unmatched")
 
 
 @dataclass(frozen=True)
@@ -172,8 +173,9 @@ class RuleEngine:
         return all(rule.done for rule in self._rules)
 
     # -- answering ------------------------------------------------------------------------
-    def resolve(self, request: Any) -> Resolution:
-        """Choose the rule for `request`, consume it, and produce its reply."""
+    def resolve(self, request: Any, use_fallback: bool = True) -> Optional[Resolution]:
+        """Choose the rule for `request`, consume it, and produce its reply (None when no rule
+        matches and `use_fallback` is false)."""
         retry = request.retry_count > 0
         key = (request.path, request.body) if request.body is not None else None
         if key is not None:
@@ -184,9 +186,7 @@ class RuleEngine:
                 self._replays.pop(key, None)  # a fresh attempt: its retries must not replay an older answer
         rule, resolver, options = self._choose(request)
         if rule is None:
-            reply = self._call(self._fallback if self._fallback is not None else DEFAULT_FALLBACK,
-                               request, "fallback")
-            return Resolution(reply, ReplyOptions(), None)
+            return self.answer_fallback(request) if use_fallback else None
         reply = self._call(resolver, request, rule.description)
         resolution = Resolution(reply, options, rule.description, rule.chaos)
         if key is not None and reply.error is None and reply.fault is None:  # failures are retried afresh
@@ -196,6 +196,11 @@ class RuleEngine:
                 if len(self._replays) > _REPLAY_CAP:
                     self._replays.popitem(last=False)
         return resolution
+
+    def answer_fallback(self, request: Any) -> Resolution:
+        """The fallback's answer to `request` (the default text when none is set)."""
+        reply = self._call(self._fallback if self._fallback is not None else DEFAULT_FALLBACK, request, "fallback")
+        return Resolution(reply, ReplyOptions(), None)
 
     def _choose(self, request: Any) -> tuple:
         """(rule, resolver, options) of the first live rule that matches, consumed; (None, …) if none."""

@@ -9,7 +9,8 @@ name, its requests are not journaled, and its errors are plain `{"error": {"mess
 from __future__ import annotations
 
 import hmac
-from typing import Any, Callable, ClassVar
+from collections.abc import Callable
+from typing import Any, ClassVar
 
 from ..formats.base import Call, Route, hex_id
 from ..replies import ErrorReply
@@ -30,7 +31,7 @@ def _guarded(handler: Callable[[Call], Any], token_needed: bool = True) -> Calla
                                      "(admin=False / --no-admin)")
         token = options.admin_token
         if token and token_needed and not hmac.compare_digest(
-                call.headers.get("authorization", "").encode("utf-8"), f"Bearer {token}".encode("utf-8")):
+                call.headers.get("authorization", "").encode(), f"Bearer {token}".encode()):
             return error_answer(401, "the admin API needs the header Authorization: Bearer <admin token>",
                                 (("www-authenticate", 'Bearer realm="llm_mock admin"'),))
         return handler(call)

@@ -2,8 +2,9 @@
 from __future__ import annotations
 
 import base64
+from collections.abc import Callable
 from datetime import datetime, timezone
-from typing import Any, Callable, Optional
+from typing import Any, Optional
 
 from ..formats.base import Answer, Call
 from ..history import RecordedRequest
@@ -80,40 +81,36 @@ def _entries(call: Call) -> list:
     return list(scope(call).history)
 
 
-def _filters(call: Call) -> list:
+def _filters(call: Call) -> Callable[[RecordedRequest], bool]:
+    """The predicate of `?format=&status=&outcome=&rule=&path=&since_id=` (exact, except `rule` and
+    `path`: substrings; `status` may be a class, `4xx`; `rule=fallback`: no rule matched)."""
     q = call.query
-    tests: list[Callable[[RecordedRequest], bool]] = []
-    if q.get("format"):
-        tests.append(lambda e, v=q["format"]: e.format == v)
-    if q.get("status"):
-        status = q["status"].lower()
-        if len(status) == 3 and status[0].isdigit() and status[1:] == "xx":
-            tests.append(lambda e, c=int(status[0]): e.status // 100 == c)
-        elif status.isdigit():
-            tests.append(lambda e, s=int(status): e.status == s)
-        else:
-            raise RequestError(f"query parameter status must be a status (404) or a class (4xx), not {status!r}",
-                               "status")
-    if q.get("outcome"):
-        tests.append(lambda e, v=q["outcome"]: e.outcome == v)
-    if q.get("rule"):
-        if q["rule"] in ("fallback", "none"):
-            tests.append(lambda e: e.near_misses is not None)
-        else:
-            tests.append(lambda e, v=q["rule"]: e.rule is not None and v in e.rule)
-    if q.get("path"):
-        tests.append(lambda e, v=q["path"]: v in e.path)
+    fmt, outcome, rule, path = q.get("format"), q.get("outcome"), q.get("rule"), q.get("path")
+    status = (q.get("status") or "").lower()
+    if status and not (status.isdigit() or (len(status) == 3 and status[0].isdigit() and status[1:] == "xx")):
+        raise RequestError(f"query parameter status must be a status (404) or a class (4xx), not {status!r}",
+                           "status")
     since = integer(call, "since_id")
-    if since is not None:
-        tests.append(lambda e, s=since: e.id > s)
-    return tests
+
+    def keep(e: RecordedRequest) -> bool:
+        if since is not None and e.id <= since:
+            return False
+        if (fmt and e.format != fmt) or (outcome and e.outcome != outcome) or (path and path not in e.path):
+            return False
+        if status and (e.status // 100 != int(status[0]) if status.endswith("xx") else e.status != int(status)):
+            return False
+        if rule in ("fallback", "none"):
+            return e.near_misses is not None
+        return not rule or (e.rule is not None and rule in e.rule)
+
+    return keep
 
 
 def list_history(call: Call) -> Answer:
     """`GET /history`: entries newest last; `X-Total-Count` counts every match before `limit`."""
-    tests = _filters(call)
+    keep = _filters(call)
     limit = integer(call, "limit")
-    entries = [e for e in _entries(call) if all(test(e) for test in tests)]
+    entries = [e for e in _entries(call) if keep(e)]
     total = len(entries)
     if limit is not None:
         entries = entries[max(total - limit, 0):] if limit else []

@@ -56,7 +56,8 @@ def add_rules(call: Call) -> Any:
     rules = loaded.rules
     engine = target.engine
     if len(rules) + (0 if replace else len(engine)) > MAX_RULES:
-        raise RequestError(f"too many rules: at most {MAX_RULES} per {'session' if target is not call.app else 'server'}")
+        owner = "server" if target is call.app else "session"
+        raise RequestError(f"too many rules: at most {MAX_RULES} per {owner}")
     for rule in rules:
         rule.source = "admin"
         rule.first = rule.first or first
