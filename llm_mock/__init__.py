@@ -8,11 +8,13 @@ from .matching import MatchObject
 from .config import MockServerOptions
 from .engine import RuleSummary
 from .server import MockServer
+from .remote import RemoteMockServer
 
 __version__ = "0.1.0"
 
 __all__ = [
     "Chaos", "ErrorReply", "Fault", "MatchObject", "Message", "MockRequest", "MockServer", "MockServerOptions",
-    "PendingRule", "RecordedRequest", "ReplyObject", "ReplyOptions", "RequestHistory", "RuleBuilder", "RuleHandle",
+    "PendingRule", "RecordedRequest", "RemoteMockServer", "ReplyObject", "ReplyOptions", "RequestHistory",
+    "RuleBuilder", "RuleHandle",
     "RuleSummary", "ToolCall", "ToolDef",
 ]

@@ -350,3 +350,7 @@ def _unique_keys(pairs: list) -> dict:
             raise ValueError(f'Duplicate key "{key}" found in object')
         result[key] = value
     return result
+
+
+read_data = _read_data
+"""A .json5 / .json rule file's data, parsed (what `RemoteMockServer.load` sends)."""

@@ -79,21 +79,27 @@ def clear_rules(call: Call) -> dict:
 
 
 def change_rule(call: Call) -> dict:
-    """`PATCH /rules/{index}` with `{times?, first?}`: what `.times(n)` / `.first()` after `.reply()` do."""
+    """`PATCH /rules/{index}` with `{times?, first?, chaos?}`: what `.times(n)`, `.first()` and
+    `.chaos(c)` after `.reply()` do."""
     target = scope(call)
     index, rule = _find(target, call.params["index"])
     data = read_json(call)
     if not isinstance(data, dict):
-        raise RequestError(f"the body must be an object {{times?, first?}}, not {schema.kind(data)}")
+        raise RequestError(f"the body must be an object {{times?, first?, chaos?}}, not {schema.kind(data)}")
     try:
-        spec = schema.keys(data, ("times", "first"), "")
-        handle = RuleHandle(target.engine, rule)
-        if "times" in spec:
-            handle.times(schema.count(spec["times"], spec.field("times")))
-        if "first" in spec and schema.flag(spec["first"], spec.field("first")):
-            handle.first()
+        spec = schema.keys(data, ("times", "first", "chaos"), "")
+        times = schema.count(spec["times"], spec.field("times")) if "times" in spec else None
+        chaos = schema.chaos(spec["chaos"], spec.field("chaos")) if "chaos" in spec else None
+        first = schema.flag(spec["first"], spec.field("first")) if "first" in spec else False
     except schema.Invalid as bad:
         raise RequestError(f"{bad.field}: {bad.reason}", bad.field) from None
+    handle = RuleHandle(target.engine, rule)  # checked whole, then applied
+    if times is not None:
+        handle.times(times)
+    if chaos is not None:
+        handle.chaos(chaos)
+    if first:
+        handle.first()
     positions = {id(r): i for i, r in enumerate(target.engine.snapshot())}
     return rule_json(rule, positions.get(id(rule)))
 
