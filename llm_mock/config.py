@@ -34,6 +34,8 @@ class MockServerOptions:
     admin: bool = True  # the admin API under /__llm_mock/
     admin_token: Optional[str] = None  # required on admin routes when set (and to bind beyond loopback)
     strict: bool = False  # an unmatched request gets a 404 naming its near misses, not the fallback
+    max_sessions: int = 100  # sessions open at once; the least recently used goes beyond
+    session_history_limit: int = 1000  # journal entries each session keeps
 
     @classmethod
     def from_json_file(cls, path: str) -> "MockServerOptions":

@@ -30,6 +30,9 @@ from .replies import ErrorReply, build_completion
 from .request import RequestError
 from .resolving import resolve
 from .responder import CLIENT_GONE, JSON_TYPE, Responder
+from .sessions import PREFIX as SESSION_PREFIX
+from .sessions import SESSION_HEADER
+from .sessions import split as split_session
 
 
 class Rejected(Exception):
@@ -50,6 +53,10 @@ def serve(conn: Any, method: str) -> None:
     path, _, query = target.partition("?")
     table = formats.table()
     headers = conn.headers.joined
+    session = None
+    if path.startswith(SESSION_PREFIX) or SESSION_HEADER in headers:
+        session, path = split_session(path, headers)
+        target = path + (f"?{query}" if query else "")
     match = table.match("GET" if method == "HEAD" else method, path)
     if match is None:
         adapter = table.adapter_for(path, headers)
@@ -61,17 +68,23 @@ def serve(conn: Any, method: str) -> None:
                             None, 0, time.time(), 0, "ok", None, _reparse)
     out = Responder(conn, entry, app.history if adapter.journal else _UNRECORDED, head_only=method == "HEAD")
     request, resolution = None, None
+    scope = None
     try:
+        if session is not None:
+            scope = app.sessions.get(session)  # a bad name: 400
+            entry.session = scope.name
+            if adapter.journal:
+                out.history = scope.history
         if match is None:
             _drain(conn, app)
             _unrouted(table, method, path, target)
         body = entry.body = _read_body(conn, app.options.max_body_size)
         call = Call(method, path, match.params, dict(parse_qsl(query)) if query else {}, headers, body, app,
-                    match.route, target)
+                    match.route, target, session)
         if completion_route:
             request = adapter.parse(json_body(call), call)
             request.body = body
-            resolution = resolve(app, request, entry)
+            resolution = resolve(app, request, entry, scope)
             entry.rule = resolution.rule
             _complete(app, out, adapter, request, resolution, request_id)
         else:
@@ -106,7 +119,7 @@ def serve(conn: Any, method: str) -> None:
     conn.reader.deadline = None
     entry.duration_ms = (time.monotonic() - started) * 1000
     if app.log.enabled("info" if adapter.journal else "debug"):
-        _log(app, method, target, request, entry, started, resolution)
+        _log(app, method, conn.path, request, entry, started, resolution)
 
 
 def _unrouted(table: Any, method: str, path: str, target: str) -> None:

@@ -33,6 +33,7 @@ from .log import Logger
 from .pacing import Pacer
 from .replies import ReplyOptions
 from .service import check_exposure
+from .sessions import Session, Sessions
 
 formats.add_service(ADMIN)  # the admin API's routes, beside the formats' (it is no format)
 
@@ -121,6 +122,7 @@ class MockServer(RuleBuilder):
         self.options = replace(options or MockServerOptions(), **overrides)
         self.log = Logger(self.options.log_level)
         self.history = RequestHistory(self.options.history_limit)
+        self.sessions = Sessions(self, self.options.max_sessions, self.options.session_history_limit)
         self.chaos_counter = Counter()
         self._jitter = random.Random(self.options.jitter_seed)
         self._httpd: Optional[_HTTPServer] = None
@@ -158,10 +160,16 @@ class MockServer(RuleBuilder):
         self.engine.replace(loaded.rules, loaded.fallback if loaded.fallback is not None else self.options.fallback)
         return len(loaded.rules)
 
+    def session(self, name: str) -> Session:
+        """The session `name` (created on first use): its own rules, counts, fallback and journal;
+        `session.url` is the base URL that sends a client's requests to it."""
+        return self.sessions.get(name)
+
     def reset(self) -> None:
-        """Clear rules and history and restore the default fallback (or the configured one)."""
+        """Clear rules, history and sessions and restore the default fallback (or the configured one)."""
         self.engine.clear()
         self.history.clear()
+        self.sessions.clear()
         self.chaos_counter.reset()
         self._jitter = random.Random(self.options.jitter_seed)  # a reset replays chaos and jitter alike
         self.fallback(self.options.fallback)

@@ -69,6 +69,9 @@ class AdminAPI:
         _route("POST", "/fallback", rules.set_fallback),
         _route("POST", "/reset", rules.reset),
         _route("GET", "/done", rules.done),
+        _route("GET", "/sessions", rules.list_sessions),
+        _route("DELETE", "/sessions", rules.clear_sessions),
+        _route("DELETE", "/sessions/{id}", rules.delete_session),
     )
 
     def new_request_id(self) -> str:

@@ -72,6 +72,12 @@ def integer(call: Call, name: str) -> Optional[int]:
 
 
 def scope(call: Call) -> Any:
-    """What the request acts on: an object with the rule-building API (`engine`, `history`,
-    `fallback`, `next_error`, `reset`, `is_done`)."""
-    return call.app
+    """What the request acts on: the server, or the session it names (`?session=`, the header or
+    the `/session/{id}` prefix), created on first use. Either has the rule-building API (`engine`,
+    `history`, `fallback`, `next_error`, `reset`, `is_done`)."""
+    name = call.query.get("session") or call.session
+    if not name:
+        return call.app
+    if name == "*":
+        raise RequestError("session=* (every session) is for reading the journal only", "session")
+    return call.app.sessions.get(name)

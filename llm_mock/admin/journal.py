@@ -77,7 +77,13 @@ def entry_json(entry: RecordedRequest, detail: bool = False) -> dict:
 
 
 def _entries(call: Call) -> list:
-    """The entries the request's scope sees, oldest first."""
+    """The entries the request's scope sees, oldest first (`?session=*`: the server's and every
+    session's, merged)."""
+    if call.query.get("session") == "*":
+        merged = list(call.app.history)
+        for session in call.app.sessions.all():
+            merged.extend(session.history)
+        return sorted(merged, key=lambda entry: entry.id)
     return list(scope(call).history)
 
 

@@ -31,7 +31,26 @@ def health(call: Call) -> dict:
 
     app = call.app
     return {"status": "ok", "version": __version__, "rules": len(app.engine),
-            "uptime_s": round(time.monotonic() - app.started_at, 3), "requests": app.history.count()}
+            "uptime_s": round(time.monotonic() - app.started_at, 3), "requests": app.history.count(),
+            "sessions": len(app.sessions)}
+
+
+def list_sessions(call: Call) -> list:
+    now = time.monotonic()
+    return [{"session": s.name, "rules": len(s.engine), "requests": s.history.count(),
+             "idle_s": round(now - s.used, 3), "url": s.url} for s in call.app.sessions.all()]
+
+
+def delete_session(call: Call) -> dict:
+    name = call.params["id"]
+    session = call.app.sessions.remove(name)
+    if session is None:
+        raise RequestError(f"no session {name!r}", "id", 404)
+    return {"removed": name, "rules": len(session.engine), "requests": session.history.count()}
+
+
+def clear_sessions(call: Call) -> dict:
+    return {"removed": call.app.sessions.clear()}
 
 
 def list_rules(call: Call) -> list:
