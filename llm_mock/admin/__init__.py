@@ -15,7 +15,7 @@ from typing import Any, ClassVar
 from ..formats.base import Call, Route, hex_id
 from ..replies import ErrorReply
 from . import journal as journal_routes
-from . import rules
+from . import page, rules
 from .common import error_answer, error_body
 
 PREFIX = "/__llm_mock"
@@ -56,6 +56,8 @@ class AdminAPI:
     header_hints: ClassVar[tuple] = ()
     request_id_header: ClassVar[str] = "x-request-id"
     routes: ClassVar[tuple] = (
+        _route("GET", "/", page.page, token_needed=False),  # static: the data it shows needs the token
+        _route("GET", "", page.to_page, token_needed=False),
         _route("GET", "/health", rules.health),
         _route("GET", "/rules", rules.list_rules),
         _route("POST", "/rules", rules.add_rules),

@@ -134,7 +134,12 @@ def get_entry(call: Call) -> dict:
 
 
 def clear_history(call: Call) -> dict:
-    history = scope(call).history
-    removed = history.count()
-    history.clear()
+    """`DELETE /history` (`?session=*`: the server's and every session's)."""
+    if call.query.get("session") == "*":
+        histories = [call.app.history, *(session.history for session in call.app.sessions.all())]
+    else:
+        histories = [scope(call).history]
+    removed = sum(history.count() for history in histories)
+    for history in histories:
+        history.clear()
     return {"removed": removed}
