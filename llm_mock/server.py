@@ -187,8 +187,9 @@ class MockServer(RuleBuilder):
     # -- lifecycle --------------------------------------------------------------------------
     @property
     def routes(self) -> list[str]:
-        """`METHOD /path` of every route served."""
-        return [f"{route.method} {route.pattern}" for adapter in formats.ADAPTERS for route in adapter.routes]
+        """`METHOD /path` of every route served (the admin API's too, unless it is off)."""
+        owners = [*formats.ADAPTERS, *(formats.SERVICES if self.options.admin else ())]
+        return [f"{route.method} {route.pattern}" for owner in owners for route in owner.routes]
 
     @property
     def running(self) -> bool:
