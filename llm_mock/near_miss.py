@@ -16,6 +16,7 @@ from __future__ import annotations
 import difflib
 import os
 import re
+import weakref
 from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import Any, Optional
@@ -26,29 +27,46 @@ from .matching import any_request, describe_pattern, match_fields
 LIMIT = 3
 _CANDIDATES = 1000  # rules examined per unmatched request, at most
 _TEXT = {"message": "last_message", "model": "model", "system": "system_message"}
+_GOT = 300  # characters of the request's text a check keeps
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class Check:
-    """One condition of a rule against one request."""
+    """One condition of a rule against one request: `expected` as the rule shows it (`"hello"`,
+    `/^hi/i`, a tool name), `got` what the request had (its text cut at 300 characters). Compact,
+    as a journal holds many: the readable line is made when read."""
 
     name: str
     held: bool
     expected: str
     got: str
-    text: str  # the readable line: `message: expected "x" — got "y"`
+
+    @property
+    def text(self) -> str:
+        """`message: expected "x" — got "y"`, `tool_name: "t" not among offered tools [a]`, ..."""
+        name, got = self.name, self.got
+        if name in ("tool_name", "server_tool"):
+            kind = "tools" if name == "tool_name" else "server tools"
+            return f"{name}: {_quote(self.expected)} {'among' if self.held else 'not among'} offered {kind} {got}"
+        if name == "tool_call_id":
+            return f"tool_call_id: expected {_quote(self.expected)} — got {_quote(got) if got else 'no tool result'}"
+        if name == "predicate":
+            return f"{self.expected}: {got}"
+        if name in ("times", "session"):
+            return f"{name}: {got}"
+        return f"{name}: expected {self.expected} — got {_quote(got)}"
 
     def to_json(self) -> dict:
         return {"name": self.name, "held": self.held, "expected": self.expected, "got": self.got, "text": self.text}
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class NearMiss:
     """A rule that did not match, and which of its conditions held."""
 
     rule: str  # the rule's description
     index: Optional[int]  # its position in its rule list; None when it was used up
-    rule_id: str
+    id: int  # the rule's id (`r12` in the admin API)
     source: str
     session: Optional[str]  # the session whose rule it is (None: the server's)
     checks: tuple
@@ -74,13 +92,17 @@ class NearMiss:
         return f"{self.label} ({self.held} of {len(self.checks)} conditions held): " + \
             "; ".join(check.text for check in self.failed)
 
+    @property
+    def rule_id(self) -> str:
+        return f"r{self.id}"
+
     def to_json(self) -> dict:
         return {"rule": self.rule, "index": self.index, "rule_id": self.rule_id, "source": self.source,
                 "session": self.session, "held": self.held, "total": len(self.checks), "text": str(self),
                 "conditions": [check.to_json() for check in self.checks]}
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class Candidate:
     """A rule to explain: where it is (`index` None: used up) and whose it is."""
 
@@ -117,11 +139,11 @@ def explain(candidate: Candidate, request: Any) -> Optional[tuple]:
     checks: list[Check] = []
     closeness: list[float] = []
     used_up = rule.remaining is not None and rule.remaining <= 0
-    for name, expected in match_fields(match):
+    for name, expected, shown in _conditions(rule, match):
         if name == "predicate":
             checks.append(_predicate(expected, all(c.held for c in checks), used_up or candidate.foreign))
             continue
-        check, close = _check(name, expected, request)
+        check, close = _check(name, expected, shown, request)
         checks.append(check)
         if not check.held and close is not None:
             closeness.append(close)
@@ -129,44 +151,54 @@ def explain(candidate: Candidate, request: Any) -> Optional[tuple]:
         return None
     if used_up:
         total = rule.served + rule.remaining
-        checks.append(Check("times", False, f"{total} request(s)", f"{rule.served} answered",
-                            f"times: used up ({rule.served} of {total})"))
+        checks.append(Check("times", False, f"{total}", f"used up ({rule.served} of {total})"))
     if candidate.foreign:
-        checks.append(Check("session", False, f"session {candidate.session}", "another session",
-                            f"session: belongs to session {candidate.session}"))
-    miss = NearMiss(rule.description, candidate.index, f"r{rule.id}", rule.source,
+        checks.append(Check("session", False, f"{candidate.session}", f"belongs to session {candidate.session}"))
+    miss = NearMiss(rule.description, candidate.index, rule.id, rule.source,
                     candidate.session, tuple(checks))
     return miss, (sum(closeness) / len(closeness) if closeness else 0.0)
 
 
-def _check(name: str, expected: Any, request: Any) -> tuple:
+_conditions_of: weakref.WeakKeyDictionary[Any, list] = weakref.WeakKeyDictionary()
+
+
+def _conditions(rule: Any, match: Any) -> list:
+    """`[(name, expected, shown)]` of a rule, worked out once per rule: the strings a journal of
+    near misses holds are then shared, not made again for each request."""
+    found = _conditions_of.get(rule)
+    if found is None:
+        found = []
+        for name, expected in match_fields(match):
+            if isinstance(expected, re.Pattern):
+                shown = describe_pattern(expected)
+            elif name in _TEXT or name == "format":
+                shown = _quote(str(expected))
+            else:
+                shown = expected if isinstance(expected, str) else ""
+            found.append((name, expected, shown))
+        _conditions_of[rule] = found
+    return found
+
+
+def _check(name: str, expected: Any, shown: str, request: Any) -> tuple:
     """(Check, closeness in 0..1 of a failed text condition, or None)."""
     if name in _TEXT:
         got = getattr(request, _TEXT[name]) or ""
         if isinstance(expected, re.Pattern):
-            held, shown = expected.search(got) is not None, describe_pattern(expected)
-            source = expected.pattern
+            held, source = expected.search(got) is not None, expected.pattern
         else:
-            held, shown, source = str(expected).lower() in got.lower(), _quote(str(expected)), str(expected)
-        text = f"{name}: expected {shown} — got {_quote(got)}"
-        return Check(name, held, shown, got, text), None if held else _closeness(source, got)
+            held, source = str(expected).lower() in got.lower(), str(expected)
+        kept = got if len(got) <= _GOT else got[:_GOT - 1] + "…"
+        return Check(name, held, shown, kept), None if held else _closeness(source, got)
     if name == "format":
-        held = request.format == expected
-        return Check(name, held, expected, request.format,
-                     f"format: expected {_quote(expected)} — got {_quote(request.format)}"), None
+        return Check(name, request.format == expected, shown, request.format), None
     if name in ("tool_name", "server_tool"):
         offered = request.tool_names if name == "tool_name" else request.server_tool_types
-        held = expected in offered
-        kind = "tools" if name == "tool_name" else "server tools"
-        listed = f"[{', '.join(offered)}]"
-        return Check(name, held, expected, listed,
-                     f"{name}: {_quote(expected)} {'among' if held else 'not among'} offered {kind} {listed}"), None
+        return Check(name, expected in offered, shown, f"[{', '.join(offered)}]" if offered else "[]"), None
     if name == "tool_call_id":
         got = request.last_tool_call_id
-        held = got == expected
-        shown = _quote(got) if got else "no tool result"
-        return Check(name, held, expected, got or "", f"tool_call_id: expected {_quote(expected)} — got {shown}"), None
-    return Check(name, False, str(expected), "", f"{name}: unknown condition"), None
+        return Check(name, got == expected, expected, got or ""), None
+    return Check(name, False, str(expected), "unknown condition"), None
 
 
 def _predicate(predicate: Any, others_held: bool, skipped: bool) -> Check:
@@ -180,7 +212,7 @@ def _predicate(predicate: Any, others_held: bool, skipped: bool) -> Check:
         outcome = "returned False"
     else:
         outcome = "not run (an earlier condition failed)"
-    return Check("predicate", False, "True", outcome, f"{label}: {outcome}")
+    return Check("predicate", False, label, outcome)
 
 
 def _quote(text: Optional[str]) -> str:
@@ -201,9 +233,13 @@ def describe_request(request: Any, method: str, path: str) -> str:
     return f"{method} {path} (model {_quote(request.model)}, last message {_quote(request.last_message)})"
 
 
-def strict_message(request: Any, method: str, path: str, misses: list, rule_count: int) -> str:
-    """The one paragraph a strict-mode 404 carries: what came in and what came closest."""
+def strict_message(request: Any, method: str, path: str, misses: list, rule_count: int, elsewhere: int = 0) -> str:
+    """The one paragraph a strict-mode 404 carries: what came in and what came closest.
+    `rule_count`: the rules that could have answered; `elsewhere`: other sessions' rules."""
     head = f"llm_mock: no rule matched {describe_request(request, method, path)}."
+    if not rule_count and elsewhere:
+        return (f"{head} There are no rules for it; {elsewhere} belong to other sessions (a request names its "
+                "session with the x-llm-mock-session header or a /session/{id} path prefix).")
     if not rule_count:
         return head + " There are no rules: add one with when(...).reply(...) or POST /__llm_mock/rules."
     if not misses:

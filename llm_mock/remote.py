@@ -348,8 +348,9 @@ def _options(options: Optional[ReplyOptions], option_kw: dict) -> dict:
 
 
 def _near_miss(data: dict) -> NearMiss:
-    checks = tuple(Check(c["name"], c["held"], c["expected"], c["got"], c["text"]) for c in data["conditions"])
-    return NearMiss(data["rule"], data["index"], data["rule_id"], data["source"], data["session"], checks)
+    checks = tuple(Check(c["name"], c["held"], c["expected"], c["got"]) for c in data["conditions"])
+    return NearMiss(data["rule"], data["index"], int(data["rule_id"].lstrip("r")), data["source"], data["session"],
+                    checks)
 
 
 def _request(data: Optional[dict], path: str) -> Optional[MockRequest]:

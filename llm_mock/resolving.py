@@ -34,7 +34,8 @@ def resolve(app: Any, request: Any, entry: Any, session: Any = None) -> Resoluti
         entry.near_misses = misses
         if is_strict(app, request):
             known = sum(len(engine) + len(engine.retired) for engine in _engines(app, session))
-            message = strict_message(request, entry.method, entry.path.partition("?")[0], misses, known)
+            elsewhere = sum(len(other.engine) for other in app.sessions.all() if other is not session)
+            message = strict_message(request, entry.method, entry.path.partition("?")[0], misses, known, elsewhere)
             error = ErrorReply(404, message, code="no_rule_matched", should_retry=False)
             resolution = Resolution(ReplyObject(error=error), ReplyOptions(), None, outcome="unmatched")
         else:

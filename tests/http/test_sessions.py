@@ -166,6 +166,12 @@ def test_strict_in_a_session_lists_its_own_rules(server):
         said(server.url, "hi", "s", extra_headers={"x-llm-mock-strict": "1"})
 
 
+def test_strict_without_a_session_points_at_the_sessions_rules(server):
+    server.session("s").when("x").reply("y")
+    with pytest.raises(openai.NotFoundError, match="There are no rules for it; 1 belong to other sessions"):
+        said(server.url, "hi", extra_headers={"x-llm-mock-strict": "1"})
+
+
 def test_the_remote_client_on_a_session(server):
     server.when("shared").reply("global")
     with RemoteMockServer(server.url, session="r1") as remote:

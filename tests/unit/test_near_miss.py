@@ -144,7 +144,17 @@ def test_the_strict_message_is_one_paragraph():
     assert "Closest rules: (1) rule 1 {model=gpt-4}" in text and '(2) rule 0 "snow"' in text
 
 
-def test_long_messages_are_shortened_in_text_but_whole_in_got():
+def test_long_messages_are_shortened_in_text_and_cut_in_got():
     long = "word " * 100
     [miss] = misses(lambda b: b.when("snow").reply("x"), request(long))
-    assert len(miss.failed[0].text) < 130 and miss.failed[0].got == long
+    assert len(miss.failed[0].text) < 130
+    assert miss.failed[0].got == long[:299] + "…"
+
+
+def test_the_remote_form_reads_the_same():
+    from llm_mock.remote import _near_miss
+
+    found = misses(lambda b: (b.when({"model": "gpt-4-turbo", "message": "weather"}).reply("x"),
+                              b.when_tool("search").reply("y"), b.when({"toolCallId": "c1"}).reply("z")),
+                   request(tools=("get_weather",)))
+    assert [str(_near_miss(miss.to_json())) for miss in found] == [str(miss) for miss in found]
