@@ -4,8 +4,11 @@ from __future__ import annotations
 
 import http.client
 import json
+import os
+import re
 import subprocess
 import sys
+from pathlib import Path
 from urllib.parse import urlsplit
 
 import openai
@@ -13,11 +16,19 @@ import pytest
 
 from llm_mock import MockServer
 
+ENV = {**os.environ, "PYTHONPATH": str(Path(__file__).resolve().parents[2])}  # this copy of llm_mock
+
 
 @pytest.fixture
 def server():
     with MockServer() as s:
         yield s
+
+
+def llm_mock_version():
+    import llm_mock
+
+    return llm_mock.__version__
 
 
 def call(server, method, path, body=None, headers=None, raw=None):
@@ -49,12 +60,10 @@ def said(server, text, **kw):
 
 # -- health and rules -----------------------------------------------------------------------------
 def test_health_reports_version_rules_and_uptime(server):
-    import llm_mock
-
     server.when("a").reply("b")
     status, body, headers = call(server, "GET", "/__llm_mock/health")
     assert status == 200 and headers["content-type"] == "application/json"
-    assert body["status"] == "ok" and body["version"] == llm_mock.__version__ and body["rules"] == 1
+    assert body["status"] == "ok" and body["version"] == llm_mock_version() and body["rules"] == 1
     assert isinstance(body["uptime_s"], float) and body["uptime_s"] >= 0
 
 
@@ -372,6 +381,54 @@ def test_beyond_loopback_the_admin_api_needs_a_token():
 
 def test_the_cli_refuses_to_start_beyond_loopback_without_a_token(tmp_path):
     result = subprocess.run([sys.executable, "-m", "llm_mock", "--host", "0.0.0.0", "--port", "0"],
-                            capture_output=True, text=True, timeout=30, cwd=tmp_path)
+                            capture_output=True, text=True, timeout=30, cwd=tmp_path, env=ENV)
     assert result.returncode == 1
     assert result.stderr.count("\n") == 1 and "without a token" in result.stderr and "--no-admin" in result.stderr
+
+
+def _start(tmp_path, *args, env=ENV):
+    proc = subprocess.Popen([sys.executable, "-m", "llm_mock", "--port", "0", *args], stdout=subprocess.PIPE,
+                            stderr=subprocess.PIPE, text=True, cwd=tmp_path, env=env)
+    lines = [proc.stdout.readline()]
+    while lines[-1].strip() and "Ctrl+C" not in lines[-1]:
+        lines.append(proc.stdout.readline())
+    return proc, "".join(lines)
+
+
+def _stop(proc):
+    proc.terminate()
+    proc.wait(10)
+    proc.stdout.close()
+    proc.stderr.close()
+
+
+def test_cli_strict_and_token_flags(tmp_path):
+    proc, banner = _start(tmp_path, "--strict", env={**ENV, "LLM_MOCK_ADMIN_TOKEN": "from-env"})
+    try:
+        url = re.search(r"listening on (http://\S+)", banner).group(1)
+        assert f"Admin      {url}/__llm_mock/ (Bearer token required)" in banner and "Strict" in banner
+        server = type("Server", (), {"url": url})()
+        assert call(server, "GET", "/__llm_mock/rules")[0] == 401
+        assert call(server, "GET", "/__llm_mock/rules", headers={"authorization": "Bearer from-env"})[0] == 200
+        status, body, _ = call(server, "POST", "/v1/chat/completions",
+                               {"model": "m", "messages": [{"role": "user", "content": "hi"}]})
+        assert status == 404 and body["error"]["message"].startswith("llm_mock: no rule matched")
+    finally:
+        _stop(proc)
+
+
+def test_cli_no_admin(tmp_path):
+    proc, banner = _start(tmp_path, "--no-admin", "--host", "0.0.0.0")
+    try:
+        assert "Admin" not in banner
+        url = re.search(r"listening on (http://\S+)", banner).group(1)
+        assert call(type("Server", (), {"url": url})(), "GET", "/__llm_mock/health")[0] == 404
+    finally:
+        _stop(proc)
+
+
+def test_config_values_for_the_admin_api_are_checked(tmp_path):
+    (tmp_path / "config.json").write_text(json.dumps({"strict": "yes"}))
+    result = subprocess.run([sys.executable, "-m", "llm_mock"], capture_output=True, text=True, timeout=30,
+                            cwd=tmp_path, env=ENV)
+    assert result.returncode == 1 and "strict must be true or false" in result.stderr
