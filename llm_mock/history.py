@@ -48,6 +48,15 @@ class RecordedRequest:
                 self._parse = None
         return self._request
 
+    def peek_request(self):
+        """The normalised request, without keeping it (for readers that go through a whole journal)."""
+        if self._request is not None or self._parse is None:
+            return self._request
+        try:
+            return self._parse(self)
+        except Exception:
+            return None
+
     def __getattr__(self, name: str):
         # `entry.last_message`, `entry.model` …: the normalised request's fields, for short assertions.
         if name.startswith("_"):

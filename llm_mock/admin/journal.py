@@ -63,7 +63,7 @@ def entry_json(entry: RecordedRequest, detail: bool = False) -> dict:
         "timestamp": entry.timestamp, "method": entry.method, "path": entry.path, "format": entry.format,
         "status": entry.status, "outcome": entry.outcome, "rule": entry.rule, "matched": entry.near_misses is None,
         "duration_ms": round(entry.duration_ms, 3), "session": entry.session,
-        "request": request_json(entry.request) if entry.format is not None else None,
+        "request": request_json(entry.peek_request()) if entry.format is not None else None,
         "near_misses": None if entry.near_misses is None else [miss.to_json() for miss in entry.near_misses],
     }
     if detail:

@@ -432,3 +432,9 @@ def test_config_values_for_the_admin_api_are_checked(tmp_path):
     result = subprocess.run([sys.executable, "-m", "llm_mock"], capture_output=True, text=True, timeout=30,
                             cwd=tmp_path, env=ENV)
     assert result.returncode == 1 and "strict must be true or false" in result.stderr
+
+
+def test_reading_the_journal_does_not_keep_parsed_requests(server):
+    said(server, "x")
+    assert call(server, "GET", "/__llm_mock/history")[1][0]["request"]["last_message"] == "x"
+    assert server.history.last()._request is None  # still only its raw bytes
