@@ -11,7 +11,7 @@ from __future__ import annotations
 from typing import Any, Optional
 
 from .engine import Rule, RuleEngine, RuleSummary
-from .matching import MatchObject, compile_match
+from .matching import MatchObject, any_request, compile_match
 from .replies import ErrorReply, ReplyOptions, normalise_reply
 
 
@@ -20,6 +20,7 @@ class PendingRule:
 
     def __init__(self, engine: RuleEngine, match: Any):
         self._engine = engine
+        self._match = match
         self._test, self._description = compile_match(match)
         self._times: Optional[int] = None
         self._first = False
@@ -53,7 +54,7 @@ class PendingRule:
         return self._add(Rule(self._test, self._description, None, _options(options, option_kw), steps))
 
     def _add(self, rule: Rule) -> RuleHandle:
-        rule.remaining, rule.first, rule.chaos = self._times, self._first, self._chaos
+        rule.remaining, rule.first, rule.chaos, rule.match = self._times, self._first, self._chaos, self._match
         return RuleHandle(self._engine, self._engine.add(rule))
 
 
@@ -102,7 +103,7 @@ class RuleBuilder:
                    **error_fields: Any) -> RuleHandle:
         """The next request (any route) gets this HTTP error; queued errors fire last-in, first-out."""
         error = ErrorReply(status, message, type, **error_fields)
-        return self.when(lambda request: True).times(1).first().reply(error)
+        return self.when(any_request).times(1).first().reply(error)
 
     def fallback(self, reply: Any) -> None:
         """The reply when no rule matches."""

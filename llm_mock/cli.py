@@ -16,10 +16,11 @@ from dataclasses import replace
 from importlib import resources
 from typing import Optional
 
-from . import __version__, formats
+from . import formats
 from .loader import RuleFileError, check_path
 from .log import LEVELS
 from .server import MockServer, MockServerOptions
+from .version import __version__
 
 PROG = "llm-mock"
 SCRIPTS = ("llm-mock", "llm-mock-server")  # the console scripts an install of llm-mock-server provides
@@ -73,6 +74,13 @@ def _parser() -> argparse.ArgumentParser:
            help="reload the rules when their files change")
     option("--log-level", choices=list(LEVELS), metavar="LEVEL",
            help="none, error, warning, info, debug or all (default none)")
+    option("--admin", action=argparse.BooleanOptionalAction, default=None,
+           help="the admin API under /__llm_mock/ (default on; --no-admin turns it off)")
+    option("--admin-token", metavar="TOKEN",
+           help="require Authorization: Bearer TOKEN on admin routes (default: $LLM_MOCK_ADMIN_TOKEN); "
+                "needed to serve the admin API beyond loopback")
+    option("--strict", action=argparse.BooleanOptionalAction, default=None,
+           help="answer an unmatched request with a 404 naming its near misses instead of the fallback")
     setup = commands.add_parser("init", help="write a demo config.json and rules.json5",
                                 description="Write config.json and rules.json5 (15 commented demo rules); "
                                             "rules.json, without the comments, where json5 is not installed.")
@@ -154,7 +162,8 @@ def server_options(args) -> MockServerOptions:
         options = MockServerOptions()
     given = {"port": args.port, "host": args.host, "rules": args.rules, "default_latency": args.latency,
              "default_chunk_size": args.chunk_size, "fallback": args.fallback, "watch": args.watch,
-             "log_level": args.log_level}
+             "log_level": args.log_level, "admin": args.admin, "strict": args.strict,
+             "admin_token": args.admin_token or os.environ.get("LLM_MOCK_ADMIN_TOKEN") or None}
     options = replace(options, **{key: value for key, value in given.items() if value is not None})
     _check(options, path)
     return options
@@ -179,6 +188,11 @@ def _check(options: MockServerOptions, source: str) -> None:
         bad("rules", "a path")
     if not isinstance(options.watch, bool):
         bad("watch", "true or false")
+    for key in ("admin", "strict"):
+        if not isinstance(getattr(options, key), bool):
+            bad(key, "true or false")
+    if options.admin_token is not None and (not isinstance(options.admin_token, str) or not options.admin_token):
+        bad("admin_token", "a non-empty string")
 
 
 def _whole(value) -> bool:
@@ -195,6 +209,10 @@ def banner(server: MockServer, watching: bool) -> str:
     if o.default_latency or o.default_chunk_size:
         lines.append(f"  Streaming  {o.default_latency:g} ms between events, "
                      f"{o.default_chunk_size or 'whole text'} characters per chunk")
+    if o.admin:
+        lines.append(f"  Admin      {server.url}/__llm_mock/{' (Bearer token required)' if o.admin_token else ''}")
+    if o.strict:
+        lines.append("  Strict     an unmatched request gets a 404 naming the closest rules")
     lines += [f'  OpenAI     base_url="{server.url}/v1"',
               f'  Anthropic  base_url="{server.url}"',
               f"  Gemini     GOOGLE_GEMINI_BASE_URL={server.url}",

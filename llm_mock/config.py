@@ -31,6 +31,11 @@ class MockServerOptions:
     timeout: float = 60.0
     chaos: Optional[Chaos] = None
     jitter_seed: int = 0
+    admin: bool = True  # the admin API under /__llm_mock/
+    admin_token: Optional[str] = None  # required on admin routes when set (and to bind beyond loopback)
+    strict: bool = False  # an unmatched request gets a 404 naming its near misses, not the fallback
+    max_sessions: int = 100  # sessions open at once; the least recently used goes beyond
+    session_history_limit: int = 1000  # journal entries each session keeps
 
     @classmethod
     def from_json_file(cls, path: str) -> MockServerOptions:

@@ -28,7 +28,11 @@ from .log import describe_reply, describe_request, redact, shorten
 from .pacing import schedule
 from .replies import ErrorReply, build_completion
 from .request import RequestError
+from .resolving import resolve
 from .responder import CLIENT_GONE, JSON_TYPE, Responder
+from .sessions import PREFIX as SESSION_PREFIX
+from .sessions import SESSION_HEADER
+from .sessions import split as split_session
 
 
 class Rejected(Exception):
@@ -49,6 +53,10 @@ def serve(conn: Any, method: str) -> None:
     path, _, query = target.partition("?")
     table = formats.table()
     headers = conn.headers.joined
+    session = None
+    if path.startswith(SESSION_PREFIX) or SESSION_HEADER in headers:
+        session, path = split_session(path, headers)
+        target = path + (f"?{query}" if query else "")
     match = table.match("GET" if method == "HEAD" else method, path)
     if match is None:
         adapter = table.adapter_for(path, headers)
@@ -58,22 +66,28 @@ def serve(conn: Any, method: str) -> None:
     request_id = adapter.new_request_id()
     entry = RecordedRequest(adapter.name if completion_route else None, method, target, conn.headers.pairs, b"",
                             None, 0, time.time(), 0, "ok", None, _reparse)
-    out = Responder(conn, entry, app.history, head_only=method == "HEAD")
+    out = Responder(conn, entry, app.history if adapter.journal else _UNRECORDED, head_only=method == "HEAD")
     request, resolution = None, None
+    scope = None
     try:
+        if session is not None:
+            scope = app.sessions.get(session)  # a bad name: 400
+            entry.session = scope.name
+            if adapter.journal:
+                out.history = scope.history
         if match is None:
             _drain(conn, app)
             _unrouted(table, method, path, target)
         body = entry.body = _read_body(conn, app.options.max_body_size)
         call = Call(method, path, match.params, dict(parse_qsl(query)) if query else {}, headers, body, app,
-                    match.route, target)
+                    match.route, target, session)
         handler = match.route.handler
         if handler is None:
             request = adapter.parse(json_body(call), call)
             request.body = body
             if request.stateful:  # built from server state: the bytes alone could not rebuild it later
                 entry.keep(request)
-            resolution = app.engine.resolve(request)
+            resolution = resolve(app, request, entry, scope)
             entry.rule = resolution.rule
             _complete(app, out, adapter, request, resolution, request_id)
         else:
@@ -107,8 +121,8 @@ def serve(conn: Any, method: str) -> None:
     out.publish(entry.status, entry.outcome)
     conn.reader.deadline = None
     entry.duration_ms = (time.monotonic() - started) * 1000
-    if app.log.enabled("info"):
-        _log(app, method, target, request, entry, started, resolution)
+    if app.log.enabled("info" if adapter.journal else "debug"):
+        _log(app, method, conn.path, request, entry, started, resolution)
 
 
 def _unrouted(table: Any, method: str, path: str, target: str) -> NoReturn:
@@ -122,6 +136,16 @@ def _unrouted(table: Any, method: str, path: str, target: str) -> NoReturn:
         raise Rejected(405, f"Method {method} not allowed on {path}; use {' or '.join(allowed)}.",
                        headers=(("allow", ", ".join(allowed)),))
     raise Rejected(404, f"Invalid URL ({method} {redact(target)})")
+
+
+class _Unrecorded:
+    """The history of requests kept out of the journal (the admin API's own)."""
+
+    def record(self, entry: RecordedRequest) -> None:
+        pass
+
+
+_UNRECORDED = _Unrecorded()
 
 
 class _Options(Rejected):
@@ -156,7 +180,7 @@ def _complete(app: Any, out: Responder, adapter: FormatAdapter, request: Any, re
         _send_answer(out, adapter, adapter.defer(request, completion, error, fault, options), request_id)
         return
     if error is not None:
-        out.send_error(adapter, error, request_id, "error reply")
+        out.send_error(adapter, error, request_id, resolution.outcome or "error reply")
         return
     completion = build_completion(request, reply, options.chunk_size or 0, fault)
     if request.stream:
@@ -239,7 +263,12 @@ def _log(app: Any, method: str, target: str, request: Any, entry: RecordedReques
     said = shorten(request.last_message) if request is not None else ""
     ms = (time.monotonic() - started) * 1000
     rule = entry.rule or ("fallback" if entry.outcome == "ok" else entry.outcome)
-    app.log.info(f'{method} {redact(target)} [{kind}] "{said}" -> {rule} {entry.status} ({ms:.0f}ms)')
+    misses = entry.near_misses
+    closest = f"; closest: {misses[0]}" if misses else ""
+    app.log.info(f'{method} {redact(target)} [{kind}] "{said}" -> {rule} {entry.status} ({ms:.0f}ms){closest}')
+    if misses and app.log.enabled("debug"):
+        for miss in misses:
+            app.log.debug(f"  near miss: {miss}")
     if request is not None and app.log.enabled("debug"):
         app.log.debug(f"  request: {describe_request(request)}")
         if resolution is not None:

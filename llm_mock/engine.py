@@ -15,8 +15,9 @@ so is a retry of a request answered with a fault (a dropped or stalled connectio
 from __future__ import annotations
 
 import asyncio
+import itertools
 import threading
-from collections import OrderedDict
+from collections import OrderedDict, deque
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any, Optional
@@ -25,6 +26,8 @@ from .replies import ReplyObject, ReplyOptions, normalise_reply
 
 DEFAULT_FALLBACK = "llm_mock: no rule matched this request."
 _REPLAY_CAP = 1024
+_RETIRED_CAP = 64  # used-up rules kept for near-miss reports (`times: used up (3 of 3)`)
+_rule_ids = itertools.count(1)
 
 
 class RuleError(Exception):
@@ -51,6 +54,9 @@ class Rule:
     chaos: Any = None
     served: int = 0
     live: bool = True  # False once used up or removed: a request that matched it goes on to the next rule
+    match: Any = None  # the matcher as written (near-miss reports explain it condition by condition)
+    source: str = "api"  # where the rule came from: "api", "admin" or a rule file's path
+    id: int = field(default_factory=lambda: next(_rule_ids))  # stable while indexes shift
 
     @property
     def done(self) -> bool:
@@ -68,6 +74,7 @@ class Resolution:
     rule: Optional[str]  # description, None for the fallback
     chaos: Any = None
     replayed: bool = False
+    outcome: Optional[str] = None  # the journal's outcome when it is not the usual one ("unmatched")
 
 
 @dataclass(frozen=True)
@@ -84,6 +91,7 @@ class RuleEngine:
         self._rules: tuple = ()
         self._fallback: Any = None
         self._replays: OrderedDict = OrderedDict()
+        self.retired: deque = deque(maxlen=_RETIRED_CAP)  # rules used up by requests, newest last
 
     # -- building -------------------------------------------------------------------------
     def add(self, rule: Rule) -> Rule:
@@ -95,10 +103,14 @@ class RuleEngine:
 
     def extend(self, rules: list) -> None:
         """Append rules in the order given (a loaded file's rules, already ordered)."""
+        self.insert([], rules)
+
+    def insert(self, front: list, back: list) -> None:
+        """Put `front` before every rule and `back` after them, at once (a batch enters whole)."""
         with self._lock:
-            for rule in rules:
+            for rule in (*front, *back):
                 rule.live = True
-            self._rules = (*self._rules, *rules)
+            self._rules = (*front, *self._rules, *back)
 
     def move_to_front(self, rule: Rule) -> None:
         with self._lock:
@@ -140,6 +152,7 @@ class RuleEngine:
                 rule.live = True
             self._fallback = fallback
             self._replays.clear()
+            self.retired.clear()
 
     def clear(self) -> None:
         self.replace([])
@@ -161,8 +174,9 @@ class RuleEngine:
         return all(rule.done for rule in self._rules)
 
     # -- answering ------------------------------------------------------------------------
-    def resolve(self, request: Any) -> Resolution:
-        """Choose the rule for `request`, consume it, and produce its reply."""
+    def resolve(self, request: Any, use_fallback: bool = True) -> Optional[Resolution]:
+        """Choose the rule for `request`, consume it, and produce its reply (None when no rule
+        matches and `use_fallback` is false)."""
         retry = request.retry_count > 0
         key = (request.path, request.body) if request.body is not None else None
         if key is not None:
@@ -173,9 +187,7 @@ class RuleEngine:
                 self._replays.pop(key, None)  # a fresh attempt: its retries must not replay an older answer
         rule, resolver, options = self._choose(request)
         if rule is None:
-            reply = self._call(self._fallback if self._fallback is not None else DEFAULT_FALLBACK,
-                               request, "fallback")
-            return Resolution(reply, ReplyOptions(), None)
+            return self.answer_fallback(request) if use_fallback else None
         reply = self._call(resolver, request, rule.description)
         resolution = Resolution(reply, options, rule.description, rule.chaos)
         if key is not None and reply.error is None and reply.fault is None:  # failures are retried afresh
@@ -185,6 +197,11 @@ class RuleEngine:
                 if len(self._replays) > _REPLAY_CAP:
                     self._replays.popitem(last=False)
         return resolution
+
+    def answer_fallback(self, request: Any) -> Resolution:
+        """The fallback's answer to `request` (the default text when none is set)."""
+        reply = self._call(self._fallback if self._fallback is not None else DEFAULT_FALLBACK, request, "fallback")
+        return Resolution(reply, ReplyOptions(), None)
 
     def _choose(self, request: Any) -> tuple:
         """(rule, resolver, options) of the first live rule that matches, consumed; (None, …) if none."""
@@ -206,6 +223,7 @@ class RuleEngine:
             rule.remaining -= 1
             if rule.remaining <= 0:
                 self._remove(rule)
+                self.retired.append(rule)
         step = rule.served
         rule.served += 1
         if rule.sequence is None:

@@ -1,9 +1,14 @@
 """The request journal: every request, bounded, stored compactly and parsed again only on access."""
 from __future__ import annotations
 
+import itertools
+import threading
 from collections import deque
 from collections.abc import Callable, Iterator
 from typing import Any, Optional
+
+_ids = itertools.count(1)
+_record_lock = threading.Lock()  # ids grow in journal order, across every journal of the process
 
 
 class RecordedRequest:
@@ -11,7 +16,7 @@ class RecordedRequest:
     from the stored body (so a long history costs its raw bytes, not parsed objects)."""
 
     __slots__ = ("format", "method", "path", "_headers", "body", "rule", "status", "timestamp",
-                 "duration_ms", "outcome", "_request", "_parse")
+                 "duration_ms", "outcome", "_request", "_parse", "id", "session", "near_misses", "reply")
 
     def __init__(self, format: Optional[str], method: str, path: str, headers: tuple, body: bytes,
                  rule: Optional[str], status: int, timestamp: float, duration_ms: float, outcome: str,
@@ -20,6 +25,10 @@ class RecordedRequest:
         self._headers = "\n".join(f"{name}:{value}" for name, value in headers)  # one string, not 2n+1 objects
         self.body, self.rule, self.status, self.timestamp = body, rule, status, timestamp
         self.duration_ms, self.outcome, self._request, self._parse = duration_ms, outcome, request, parse
+        self.id = 0  # set when recorded: unique in the process, growing in journal order
+        self.session: Optional[str] = None
+        self.near_misses: Optional[list] = None  # a list (maybe empty) when no rule matched the request
+        self.reply: Any = None  # the ReplyObject a rule or the fallback gave
 
     @property
     def headers(self) -> dict:
@@ -44,6 +53,15 @@ class RecordedRequest:
             except Exception:
                 self._parse = None
         return self._request
+
+    def peek_request(self):
+        """The normalised request, without keeping it (for readers that go through a whole journal)."""
+        if self._request is not None or self._parse is None:
+            return self._request
+        try:
+            return self._parse(self)
+        except Exception:
+            return None
 
     def __getattr__(self, name: str):
         # `entry.last_message`, `entry.model` …: the normalised request's fields, for short assertions.
@@ -73,7 +91,9 @@ class RequestHistory:
         self._entries: deque = deque(maxlen=limit if limit and limit > 0 else None)
 
     def record(self, entry: RecordedRequest) -> None:
-        self._entries.append(entry)
+        with _record_lock:
+            entry.id = next(_ids)
+            self._entries.append(entry)
 
     def count(self) -> int:
         return len(self._entries)

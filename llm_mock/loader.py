@@ -93,6 +93,19 @@ def check_path(path: str) -> tuple:
     return loaded, problems
 
 
+def check_data(data: Any, source: str) -> tuple:
+    """(Loaded, problems) for rule-file data already parsed (a body the admin API received): the
+    schema and the messages of a file, `source` naming it in problems and on the rules."""
+    problems: list = []
+    loaded = Loaded()
+    collected = _File(source, problems)._document(data)
+    if collected is not None and not problems:
+        rules, loaded.fallback = collected
+        loaded.rules = [rule for rule in rules if rule.first] + [rule for rule in rules if not rule.first]
+        loaded.files.append((source, len(rules)))
+    return loaded, problems
+
+
 def rule_files(path: str) -> list:
     """The rule files `path` stands for: itself, or every .json5/.json/.py file below it, sorted.
     Inside a directory, names starting with a dot and other extensions are skipped."""
@@ -223,7 +236,8 @@ class _File:
             return None
         test, description = compile_match(parts["when"])
         return Rule(test, description, parts.get("reply"), options, parts.get("replies"),
-                    remaining=parts.get("times"), first=parts.get("first", False), chaos=parts.get("chaos"))
+                    remaining=parts.get("times"), first=parts.get("first", False), chaos=parts.get("chaos"),
+                    match=parts["when"], source=self.path)
 
     def reply(self, value: Any, where: str, in_template: bool = False) -> Any:
         """A reply as the Python API takes it: a `ReplyObject` (or a callable, from .py files)."""
@@ -292,6 +306,8 @@ class _File:
             except Exception as exc:
                 self.problem(f"raised {self._exception(exc)}", field="register()")
                 return built, fallback
+            for rule in builder.engine.snapshot():
+                rule.source = self.path
             built += builder.engine.snapshot()
             fallback = builder.engine.fallback if builder.engine.fallback is not None else fallback
         return built, fallback
@@ -336,3 +352,7 @@ def _unique_keys(pairs: list) -> dict:
             raise ValueError(f'Duplicate key "{key}" found in object')
         result[key] = value
     return result
+
+
+read_data = _read_data
+"""A .json5 / .json rule file's data, parsed (what `RemoteMockServer.load` sends)."""

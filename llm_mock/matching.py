@@ -48,6 +48,11 @@ _CAMEL = {"toolName": "tool_name", "toolCallId": "tool_call_id", "serverTool": "
 _MATCH_FIELDS = {f.name for f in fields(MatchObject)}
 
 
+def any_request(request: Any) -> bool:
+    """The matcher of `next_error`: every request (a near-miss report leaves such rules out)."""
+    return True
+
+
 def compile_match(match: Match) -> tuple:
     """(predicate, description) for any accepted matcher; `ValueError` for anything else."""
     if isinstance(match, dict):
@@ -65,6 +70,20 @@ def compile_match(match: Match) -> tuple:
     if callable(match):
         return match, "(predicate)"
     raise ValueError(f"a matcher must be a string, regex, MatchObject, dict or callable, got {type(match).__name__}")
+
+
+def match_fields(match: Match) -> list:
+    """The named conditions of a matcher as written, `[(field, expected), ...]` (a string or regex is
+    `message`, a callable `predicate`), so a near-miss report can check them one by one."""
+    if isinstance(match, dict):
+        return [(_CAMEL.get(key, key), value) for key, value in match.items() if value is not None]
+    if isinstance(match, (str, re.Pattern)):
+        return [("message", match)]
+    if isinstance(match, MatchObject):
+        return [(f.name, getattr(match, f.name)) for f in fields(match) if getattr(match, f.name) is not None]
+    if callable(match):
+        return [("predicate", match)]
+    return []
 
 
 def _text_test(pattern: Pattern, attribute: str) -> Callable:

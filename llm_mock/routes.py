@@ -40,14 +40,18 @@ def compile_pattern(pattern: str) -> re.Pattern[str]:
 
 
 class RouteTable:
-    """Routes of the given adapters, in order; the first adapter is the default error shape."""
+    """Routes of the given adapters, in order; the first adapter is the default error shape.
 
-    def __init__(self, adapters: list):
+    `services` own routes too (the admin API) but are no wire format: they answer their own routes
+    and the unknown paths under their prefixes, and are never chosen by a request's headers."""
+
+    def __init__(self, adapters: list, services: tuple = ()):
         self.adapters = list(adapters)
+        self.services = tuple(services)
         self._literal: dict = {}  # (method, path) → (route, adapter)
         self._literal_methods: dict = {}  # path → methods
         self._patterns: list = []  # (regex, route, adapter)
-        for adapter in self.adapters:
+        for adapter in (*self.adapters, *self.services):
             for route in adapter.routes:
                 if _PART.search(route.pattern):
                     self._patterns.append((compile_pattern(route.pattern), route, adapter))
@@ -77,7 +81,7 @@ class RouteTable:
     def adapter_for(self, path: str, headers: Mapping[str, str]) -> FormatAdapter:
         """The adapter whose error shape a request on `path` with `headers` expects."""
         best, length = None, 0
-        for adapter in self.adapters:
+        for adapter in (*self.adapters, *self.services):
             for prefix in adapter.prefixes:
                 if path.startswith(prefix) and len(prefix) > length:
                     best, length = adapter, len(prefix)

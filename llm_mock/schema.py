@@ -238,6 +238,11 @@ def _error(value: Any, where: str) -> dict:
     return spec
 
 
+def error_spec(value: Any, where: str) -> dict:
+    """An error written as an object `{status, message?, type?, ...}`, with snake_case keys."""
+    return dict(_error(value, where))
+
+
 def _fault(value: Any, where: str) -> dict:
     if not isinstance(value, dict):
         raise Invalid(where, f"must be an object {{kind, afterEvents?, afterChars?, ...}}, not {kind(value)}")

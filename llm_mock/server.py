@@ -16,12 +16,14 @@ import socket
 import socketserver
 import sys
 import threading
+import time
 from collections.abc import Coroutine, Generator
 from dataclasses import replace
 from http.server import ThreadingHTTPServer
 from typing import Any, Optional, Union
 
 from . import formats
+from .admin import ADMIN
 from .builder import RuleBuilder
 from .chaos import Counter
 from .config import MockServerOptions
@@ -32,6 +34,10 @@ from .log import Logger
 from .pacing import Pacer
 from .replies import ReplyOptions
 from .response_store import ResponseStore
+from .service import check_exposure
+from .sessions import Session, Sessions
+
+formats.add_service(ADMIN)  # the admin API's routes, beside the formats' (it is no format)
 
 
 class _HTTPServer(ThreadingHTTPServer):
@@ -119,6 +125,7 @@ class MockServer(RuleBuilder):
         self.log = Logger(self.options.log_level)
         self.history = RequestHistory(self.options.history_limit)
         self.responses = ResponseStore()  # stored Responses (`previous_response_id`, retrieve, background)
+        self.sessions = Sessions(self, self.options.max_sessions, self.options.session_history_limit)
         self.chaos_counter = Counter()
         self._jitter = random.Random(self.options.jitter_seed)
         self._httpd: Optional[_HTTPServer] = None
@@ -126,6 +133,8 @@ class MockServer(RuleBuilder):
         self._thread: Optional[threading.Thread] = None
         self._watch_path: Optional[str] = None
         self._watcher: Any = None
+        self.started_at = time.monotonic()
+        check_exposure(self.options)
         if self.options.fallback is not None:
             self.fallback(self.options.fallback)
 
@@ -154,10 +163,17 @@ class MockServer(RuleBuilder):
         self.engine.replace(loaded.rules, loaded.fallback if loaded.fallback is not None else self.options.fallback)
         return len(loaded.rules)
 
+    def session(self, name: str) -> Session:
+        """The session `name` (created on first use): its own rules, counts, fallback and journal;
+        `session.url` is the base URL that sends a client's requests to it."""
+        return self.sessions.get(name)
+
     def reset(self) -> None:
-        """Clear rules, history and stored responses and restore the default fallback (or the configured one)."""
+        """Clear rules, history, sessions and stored responses and restore the default fallback (or the
+        configured one)."""
         self.engine.clear()
         self.history.clear()
+        self.sessions.clear()
         self.responses.clear()
         self.chaos_counter.reset()
         self._jitter = random.Random(self.options.jitter_seed)  # a reset replays chaos and jitter alike
@@ -176,8 +192,9 @@ class MockServer(RuleBuilder):
     # -- lifecycle --------------------------------------------------------------------------
     @property
     def routes(self) -> list[str]:
-        """`METHOD /path` of every route served."""
-        return [f"{route.method} {route.pattern}" for adapter in formats.ADAPTERS for route in adapter.routes]
+        """`METHOD /path` of every route served (the admin API's too, unless it is off)."""
+        owners = [*formats.ADAPTERS, *(formats.SERVICES if self.options.admin else ())]
+        return [f"{route.method} {route.pattern}" for owner in owners for route in owner.routes]
 
     @property
     def running(self) -> bool:

@@ -2,7 +2,9 @@
 
 Each adapter declares its routes; `table()` is the route table built from all of them, and
 `names()` the format names rules may match on (`format=`). `register`/`unregister` add a format
-at run time (a test's own format, a plugin).
+at run time (a test's own format, a plugin). `SERVICES` own routes in the same table without being
+formats (no `format=` name, no completion route): the admin API, added by `server.py` because it
+builds on the rule engine and the loader, which themselves read this registry.
 """
 from __future__ import annotations
 
@@ -35,6 +37,8 @@ ADAPTERS: list = [
     VertexMessages(),
 ]
 
+SERVICES: list = []
+
 _table = RouteTable(ADAPTERS)
 
 
@@ -64,15 +68,26 @@ def by_name(name: str) -> FormatAdapter:
 
 def register(adapter: FormatAdapter) -> None:
     """Add a format (its routes answer at once)."""
-    global _table
     ADAPTERS.append(adapter)
-    _table = RouteTable(ADAPTERS)
+    _rebuild()
 
 
 def unregister(adapter: FormatAdapter) -> None:
-    global _table
     ADAPTERS.remove(adapter)
-    _table = RouteTable(ADAPTERS)
+    _rebuild()
 
 
-__all__ = ["ADAPTERS", "FormatAdapter", "by_name", "completion_paths", "names", "register", "table", "unregister"]
+def add_service(service: object) -> None:
+    """Serve a route owner that is no format (once; adding it again does nothing)."""
+    if service not in SERVICES:
+        SERVICES.append(service)
+        _rebuild()
+
+
+def _rebuild() -> None:
+    global _table
+    _table = RouteTable(ADAPTERS, tuple(SERVICES))
+
+
+__all__ = ["ADAPTERS", "SERVICES", "FormatAdapter", "add_service", "by_name", "completion_paths", "names", "register",
+           "table", "unregister"]

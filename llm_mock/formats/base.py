@@ -83,6 +83,7 @@ class Call:
     app: Any = None
     route: Optional[Route] = None
     target: str = ""  # the path with its query string, as the client sent it
+    session: Optional[str] = None  # the session the request named (header or `/session/{id}` prefix)
 
 
 @dataclass(frozen=True)
@@ -123,6 +124,7 @@ class FormatAdapter(ABC):
     header_hints: ClassVar[tuple] = ()  # request headers that point to this format
     request_id_header: ClassVar[str] = "x-request-id"
     framing: ClassVar[Framing] = _SSE
+    journal: ClassVar[bool] = True  # its requests go in the history
 
     def new_request_id(self) -> str:
         return hex_id("req_", 32)

@@ -450,7 +450,8 @@ def test_info_logs_one_line_per_request():
     assert [re.sub(r"\(\d+ms\)", "(Nms)", line) for line in lines] == [
         '● INFO  POST /v1/chat/completions [json] "What is the weather like in Oslo today, and should I bring …" '
         '-> "weather" 200 (Nms)',
-        '● INFO  POST /v1/chat/completions [stream] "zzz" -> fallback 200 (Nms)',
+        '● INFO  POST /v1/chat/completions [stream] "zzz" -> fallback 200 (Nms); closest: rule 0 "weather" '
+        '(0 of 1 conditions held): message: expected "weather" — got "zzz"',
         '● INFO  POST /v1/chat/completions [json] "fail" -> "fail" 429 (Nms)']
 
 

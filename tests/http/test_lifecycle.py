@@ -86,7 +86,7 @@ def test_a_fixed_port_is_used_and_known_before_start():
 
 
 def test_url_of_a_wildcard_host_is_loopback():
-    with MockServer(host="0.0.0.0") as server:
+    with MockServer(host="0.0.0.0", admin_token="t") as server:
         assert server.url == f"http://127.0.0.1:{server.port}"
         assert "no rule matched" in say(server.url, "x")
 
