@@ -26,6 +26,7 @@ from .http_request import HeadError, read_body
 from .http_response import response_head
 from .log import describe_reply, describe_request, shorten
 from .pacing import schedule
+from .record.recorded import Replayed
 from .replies import ErrorReply, build_completion
 from .request import RequestError
 from .responder import CLIENT_GONE, JSON_TYPE, Responder
@@ -72,7 +73,9 @@ def serve(conn: Any, method: str) -> None:
             request.body = body
             resolution = app.engine.resolve(request)
             entry.rule = resolution.rule
-            _complete(app, out, adapter, request, resolution, request_id)
+            if (resolution.rule is not None and not isinstance(resolution.reply, Replayed)) or \
+                    not app.recordings.answer(out, adapter, call, request, resolution, request_id, entry):
+                _complete(app, out, adapter, request, resolution, request_id)
         else:
             _send_answer(out, adapter, match.route.handler(call, adapter), request_id)
     except _Options as options:

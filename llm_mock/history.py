@@ -7,10 +7,11 @@ from typing import Any, Callable, Iterator, Optional
 
 class RecordedRequest:
     """One request as it was answered. `request` is the normalised request, rebuilt on first access
-    from the stored body (so a long history costs its raw bytes, not parsed objects)."""
+    from the stored body (so a long history costs its raw bytes, not parsed objects). `flags` are
+    warnings about how it was answered (a recording replayed to a changed system prompt)."""
 
     __slots__ = ("format", "method", "path", "_headers", "body", "rule", "status", "timestamp",
-                 "duration_ms", "outcome", "_request", "_parse")
+                 "duration_ms", "outcome", "_request", "_parse", "flags")
 
     def __init__(self, format: Optional[str], method: str, path: str, headers: tuple, body: bytes,
                  rule: Optional[str], status: int, timestamp: float, duration_ms: float, outcome: str,
@@ -19,6 +20,7 @@ class RecordedRequest:
         self._headers = "\n".join(f"{name}:{value}" for name, value in headers)  # one string, not 2n+1 objects
         self.body, self.rule, self.status, self.timestamp = body, rule, status, timestamp
         self.duration_ms, self.outcome, self._request, self._parse = duration_ms, outcome, request, parse
+        self.flags: tuple = ()
 
     @property
     def headers(self) -> dict:

@@ -112,7 +112,9 @@ class Fault:
 
 @dataclass
 class ReplyObject:
-    """A structured reply: text, reasoning, tool calls, usage override, an HTTP error or a fault."""
+    """A structured reply: text, reasoning, tool calls, usage override, an HTTP error or a fault.
+    `signature` is the reasoning's opaque signature as a real API sent it (Anthropic's thinking
+    `signature`, Responses' `encrypted_content`); without it one is derived from the reasoning."""
 
     text: Optional[str] = None
     reasoning: Optional[str] = None
@@ -120,6 +122,7 @@ class ReplyObject:
     usage: Optional[dict] = None
     error: Optional[ErrorReply] = None
     fault: Optional[Fault] = None
+    signature: Optional[str] = None
 
 
 @dataclass
@@ -165,7 +168,7 @@ def normalise_reply(value: Reply) -> ReplyObject:
         unknown = set(value) - _REPLY_KEYS
         if unknown:
             raise ValueError(f"unknown reply field(s): {', '.join(sorted(unknown))}")
-        for key in ("text", "reasoning"):
+        for key in ("text", "reasoning", "signature"):
             if value.get(key) is not None and not isinstance(value[key], str):
                 raise ValueError(f"reply field {key!r} must be a string")
         tools = value.get("tools") or []
@@ -180,6 +183,7 @@ def normalise_reply(value: Reply) -> ReplyObject:
             usage=value.get("usage"),
             error=error_from(error) if isinstance(error, dict) else error,
             fault=Fault(**fault) if isinstance(fault, dict) else fault,
+            signature=value.get("signature"),
         )
     raise ValueError(f"a reply must be a string, dict, ReplyObject or ErrorReply, got {type(value).__name__}")
 
@@ -216,6 +220,7 @@ class Completion:
     reasoning_tokens: int
     chunk_size: int
     cached_tokens: int = 0
+    signature: Optional[str] = None  # the reasoning's signature as given; None: derived from the reasoning
 
     @property
     def emits_text(self) -> bool:
@@ -267,6 +272,7 @@ def build_completion(request, reply: ReplyObject, chunk_size: int, fault: Option
         reasoning_tokens=reasoning_tokens,
         chunk_size=chunk_size,
         cached_tokens=_usage(usage, "cached", 0),
+        signature=reply.signature,
     )
 
 

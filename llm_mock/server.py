@@ -29,6 +29,7 @@ from .engine import RuleEngine
 from .history import RequestHistory
 from .log import Logger
 from .pacing import Pacer
+from .record import Recordings
 from .replies import ReplyOptions
 
 
@@ -123,6 +124,7 @@ class MockServer(RuleBuilder):
         self._thread: Optional[threading.Thread] = None
         self._watch_path: Optional[str] = None
         self._watcher: Any = None
+        self.recordings = Recordings(self.options, self.log, self.engine)  # record and replay (record/)
         if self.options.fallback is not None:
             self.fallback(self.options.fallback)
 
