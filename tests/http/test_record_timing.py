@@ -1,0 +1,107 @@
+"""The pace of a recorded stream: relayed as it arrives while recording, reproduced on replay.
+
+The upstream (a second llm_mock) paces its stream with `latency=`. While recording, the client must
+see each frame when the upstream sends it, not the whole stream at the end; replayed with
+`replay_timing="recorded"` (or a speed factor) the frames must keep the recorded gaps within a few
+milliseconds, measured at the client over raw HTTP.
+"""
+from __future__ import annotations
+
+import http.client
+import json
+import os
+import statistics
+import time
+
+from llm_mock import MockServer
+
+LATENCY_MS = 40
+BODY = json.dumps({"model": "gpt-4o", "stream": True, "messages": [{"role": "user", "content": "count slowly"}]})
+
+
+def frames_at(port: int, body: str = BODY) -> list:
+    """(seconds after the response head, frame) for every SSE frame, as the client receives them."""
+    connection = http.client.HTTPConnection("127.0.0.1", port, timeout=10)
+    connection.request("POST", "/v1/chat/completions", body, {"content-type": "application/json"})
+    response = connection.getresponse()
+    assert response.status == 200
+    head, buffer, found = time.monotonic(), b"", []
+    while True:
+        data = response.read1(65536)
+        if not data:
+            break
+        buffer += data
+        now = time.monotonic() - head
+        while b"\n\n" in buffer:
+            frame, buffer = buffer.split(b"\n\n", 1)
+            found.append((now, frame + b"\n\n"))
+    connection.close()
+    return found
+
+
+def gaps(times: list) -> list:
+    return [(b - a) * 1000 for a, b in zip(times, times[1:], strict=False)]
+
+
+def assert_close(errors: list) -> None:
+    """Gap errors (ms): typically well under a millisecond; a busy machine may delay one frame's
+    read by a few, so one gap in a stream may be off by more, never by a frame's worth."""
+    assert statistics.median(errors) < 2, errors
+    assert sum(error >= 5 for error in errors) <= 1, errors
+    assert max(errors) < 25, errors
+
+
+def record(tmp_path) -> tuple:
+    directory = str(tmp_path / "rec")
+    with MockServer() as up, MockServer(record=directory, upstream=up.url) as recorder:
+        up.when("count").reply("one two three four five six seven eight nine ten", latency=LATENCY_MS, chunk_size=4)
+        live = frames_at(recorder.port)
+    sidecar = next(name for name in os.listdir(directory) if name.endswith(".exchanges.jsonl"))
+    with open(os.path.join(directory, sidecar), encoding="utf-8") as handle:
+        exchange = json.loads(handle.readline())
+    return directory, live, exchange
+
+
+def test_a_stream_is_relayed_as_it_arrives(tmp_path):
+    _, live, exchange = record(tmp_path)
+    frames = exchange["response"]["frames"]
+    assert len(live) == len(frames) >= 10
+    assert [frame for _, frame in live] == [frame["data"].encode() for frame in frames]
+    live_gaps = gaps([at for at, _ in live])
+    assert statistics.median(live_gaps) > LATENCY_MS * 0.8  # each frame passed on when it came, not at the end
+    assert live[-1][0] - live[0][0] > (len(live) - 2) * LATENCY_MS / 1000 * 0.8
+
+
+def test_a_replay_keeps_the_recorded_gaps(tmp_path):
+    directory, _, exchange = record(tmp_path)
+    recorded = [frame["at"] for frame in exchange["response"]["frames"]]
+    with MockServer(replay_timing="recorded") as replay:
+        replay.load(directory)
+        replayed = frames_at(replay.port)
+    assert [frame for _, frame in replayed] == [frame["data"].encode() for frame in exchange["response"]["frames"]]
+    errors = [abs(a - b) for a, b in zip(gaps([at for at, _ in replayed]), gaps([ms / 1000 for ms in recorded]),
+                                         strict=True)]
+    assert_close(errors)
+    assert abs(replayed[-1][0] * 1000 - recorded[-1]) < 10
+
+
+def test_a_speed_factor_scales_the_gaps(tmp_path):
+    directory, _, exchange = record(tmp_path)
+    recorded = [frame["at"] for frame in exchange["response"]["frames"]]
+    with MockServer(replay_timing=2) as replay:
+        replay.load(directory)
+        replayed = frames_at(replay.port)
+    errors = [abs(a - b / 2) for a, b in zip(gaps([at for at, _ in replayed]), gaps([ms / 1000 for ms in recorded]),
+                                             strict=True)]
+    assert_close(errors)
+
+
+def test_without_replay_timing_the_rule_answers_at_once(tmp_path):
+    directory, _, exchange = record(tmp_path)
+    with MockServer() as replay:
+        replay.load(directory)
+        replayed = frames_at(replay.port)
+    assert replayed[-1][0] < 0.05
+    text = "".join(json.loads(frame[6:])["choices"][0]["delta"].get("content") or ""
+                   for _, frame in replayed if frame.startswith(b"data: {") and b'"choices":[{' in frame)
+    assert text == "one two three four five six seven eight nine ten"
