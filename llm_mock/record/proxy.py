@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import http.client
 import time
+import zlib
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from typing import Any, Optional
@@ -84,7 +85,26 @@ class Exchange:
 
     @property
     def body(self) -> bytes:
-        return b"".join(data for _, data in self.received)
+        """The whole body, decoded (see `decoded`)."""
+        return b"".join(data for _, data in self.decoded)
+
+    @property
+    def encoded(self) -> bool:
+        """The upstream compressed its answer although asked not to (gzip or deflate)."""
+        return self.header_map.get("content-encoding", "").strip().lower() in ("gzip", "x-gzip", "deflate")
+
+    @property
+    def decoded(self) -> list:
+        """The pieces with a gzip or deflate content encoding undone: what the recorder reads and saves."""
+        if not self.encoded:
+            return self.received
+        inflate = zlib.decompressobj(zlib.MAX_WBITS | 32)  # a gzip or a zlib header, whichever it is
+        try:
+            pieces = [(at, inflate.decompress(data)) for at, data in self.received]
+            tail = inflate.flush()
+        except zlib.error:
+            return self.received
+        return pieces + ([(pieces[-1][0] if pieces else 0.0, tail)] if tail else [])
 
     @property
     def header_map(self) -> dict:
@@ -182,4 +202,4 @@ def register_splitter(media_type: str, split: Callable[[list], list]) -> None:
 def frames(exchange: Exchange) -> list:
     """(seconds after the head, frame bytes) for every frame of a streamed answer."""
     split = SPLITTERS.get(exchange.media_type)
-    return split(exchange.received) if split else list(exchange.received)
+    return split(exchange.decoded) if split else list(exchange.decoded)

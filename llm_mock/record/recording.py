@@ -161,7 +161,9 @@ class Recorder:
             body: Any = scrub.value(json.loads(exchange.request_body))
         except ValueError:
             body = scrub.text(exchange.request_body.decode("utf-8", "replace"))
-        response: dict = {"status": exchange.status, "headers": [list(p) for p in scrub.headers(exchange.headers)],
+        decoded = exchange.encoded and exchange.decoded is not exchange.received  # saved as plain bytes
+        kept = [(k, v) for k, v in exchange.headers if not (k == "content-encoding" and decoded)]
+        response: dict = {"status": exchange.status, "headers": [list(p) for p in scrub.headers(kept)],
                           "head_ms": round(exchange.head_ms, 3), "stream": exchange.streamed}
         if exchange.streamed:
             response["frames"] = [{"at": round(at * 1000, 3), **_bytes(scrub.data(data), "data")}

@@ -175,6 +175,17 @@ def test_frames_end_where_the_framing_says_whatever_the_pieces():
     assert frames(exchange) == exchange.received
 
 
+def test_a_compressed_answer_is_read_and_saved_decoded():
+    import gzip
+
+    packed = gzip.compress(b"data: 1\n\ndata: 2\n\n")
+    exchange = Exchange("POST", "/", [], b"", headers=[("content-type", "text/event-stream"),
+                                                       ("content-encoding", "gzip")])
+    exchange.received = [(0.0, packed[:10]), (0.02, packed[10:])]
+    assert exchange.body == b"data: 1\n\ndata: 2\n\n"
+    assert [frame for _, frame in frames(exchange)] == [b"data: 1\n\n", b"data: 2\n\n"]
+
+
 def test_an_upstream_base_path_is_said_once():
     assert Upstream("https://api.openai.com").target("/v1/chat/completions") == "/v1/chat/completions"
     assert Upstream("https://api.openai.com/v1/").target("/v1/chat/completions") == "/v1/chat/completions"
