@@ -116,7 +116,7 @@ class Recordings:
             out.send_error(adapter, ErrorReply(502, message, "api_error"), request_id, "upstream unreachable")
             return
         try:
-            if not exchange.streamed:
+            if not exchange.incremental:
                 body = b"".join(exchange.pieces())
                 if exchange.broken is not None:
                     out.send_error(adapter, ErrorReply(502, f"llm_mock: the upstream broke off its answer: "

@@ -76,7 +76,7 @@ class Exchange:
     status: int = 0
     headers: list = field(default_factory=list)  # lower-case names, as the upstream sent them
     head_ms: float = 0.0
-    streamed: bool = False
+    incremental: bool = False  # chunked (or read to the close): relayed piece by piece
     received: list = field(default_factory=list)
     broken: Optional[BaseException] = None  # the upstream failed before the end of the body
     _response: Any = None
@@ -123,12 +123,12 @@ class Exchange:
         response = self._response
         try:
             while True:
-                data = response.read1(65536) if self.streamed else response.read()
+                data = response.read1(65536) if self.incremental else response.read()
                 if not data:
                     return
                 self.received.append((time.monotonic() - self._head_at, data))
                 yield data
-                if not self.streamed:
+                if not self.incremental:
                     return
         except (OSError, http.client.HTTPException) as exc:
             self.broken = exc
@@ -161,7 +161,7 @@ def forward(upstream: Upstream, method: str, target: str, headers: list, body: b
     exchange.head_ms = (exchange._head_at - started) * 1000
     exchange.status = response.status
     exchange.headers = [(name.lower(), value) for name, value in response.getheaders()]
-    exchange.streamed = bool(response.chunked) or response.length is None
+    exchange.incremental = bool(response.chunked) or response.length is None
     exchange._response, exchange._connection = response, connection
     return exchange
 
@@ -200,6 +200,6 @@ def register_splitter(media_type: str, split: Callable[[list], list]) -> None:
 
 
 def frames(exchange: Exchange) -> list:
-    """(seconds after the head, frame bytes) for every frame of a streamed answer."""
+    """(seconds after the head, frame bytes) for every frame of an answer sent piece by piece."""
     split = SPLITTERS.get(exchange.media_type)
     return split(exchange.decoded) if split else list(exchange.decoded)

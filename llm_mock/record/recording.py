@@ -78,18 +78,18 @@ class Recorder:
         when = self.when(request)
         hashes = {"system": system_hash(request), "tools": tools_hash(request)}
         headers = exchange.header_map
-        reply = extract.reply_of(request.format, exchange.status, headers, exchange.body, exchange.streamed)
+        reply = extract.reply_of(request.format, exchange.status, headers, exchange.body, request.stream)
         unread = reply is None
         reply = self.scrubber.value(reply if reply is not None else {"text": ""})
         with self._lock:
             entry = self._session(session_name(session) if session else self.run)
             entry.count += 1
             exchange_id = f"{entry.name}-{entry.count:03d}"
-            line = self._sidecar_line(exchange_id, exchange, upstream)
+            line = self._sidecar_line(exchange_id, exchange, upstream, bool(request.stream))
             with open(entry.sidecar, "a", encoding="utf-8") as handle:
                 handle.write(json.dumps(line, ensure_ascii=False, separators=(",", ":")) + "\n")
             comment = (f"{exchange_id} · {exchange.method} {self.scrubber.target(exchange.target)} · "
-                       f"{'stream' if exchange.streamed else 'json'} · {exchange.status} · "
+                       f"{'stream' if request.stream else 'json'} · {exchange.status} · "
                        f"{time.strftime('%Y-%m-%d %H:%M:%S')}"
                        + (f" · no reader for {request.format} answers: the reply is empty, the sidecar exact"
                           if unread else ""))
@@ -155,7 +155,9 @@ class Recorder:
             handle.write(text)
         os.replace(temporary, entry.rule_file)
 
-    def _sidecar_line(self, exchange_id: str, exchange: proxy.Exchange, upstream: str) -> dict:
+    def _sidecar_line(self, exchange_id: str, exchange: proxy.Exchange, upstream: str, stream: bool) -> dict:
+        """The request and the exact answer. `stream`: the client asked for a stream; `frames` (rather
+        than `body`): the answer came piece by piece, each frame with its time after the head."""
         scrub = self.scrubber
         try:
             body: Any = scrub.value(json.loads(exchange.request_body))
@@ -164,8 +166,8 @@ class Recorder:
         decoded = exchange.encoded and exchange.decoded is not exchange.received  # saved as plain bytes
         kept = [(k, v) for k, v in exchange.headers if not (k == "content-encoding" and decoded)]
         response: dict = {"status": exchange.status, "headers": [list(p) for p in scrub.headers(kept)],
-                          "head_ms": round(exchange.head_ms, 3), "stream": exchange.streamed}
-        if exchange.streamed:
+                          "head_ms": round(exchange.head_ms, 3), "stream": stream}
+        if exchange.incremental:
             response["frames"] = [{"at": round(at * 1000, 3), **_bytes(scrub.data(data), "data")}
                                   for at, data in proxy.frames(exchange)]
         else:

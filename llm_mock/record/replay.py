@@ -87,16 +87,18 @@ def as_recorded(step: RecordedReply, exchange: dict, request: Any) -> bool:
     if bool(response.get("stream")) != bool(request.stream) and response.get("status", 200) < 400:
         return False
     headers = {name: value for name, value in response.get("headers", [])}
-    if response.get("stream"):
-        body = b"".join(_bytes(frame, "data") for frame in response.get("frames", []))
-    else:
-        body = _bytes(response, "body")
     try:
-        derived = extract.reply_of(request.format, int(response.get("status", 200)), headers, body,
+        derived = extract.reply_of(request.format, int(response.get("status", 200)), headers, _body(response),
                                    bool(response.get("stream")))
         return derived is not None and normalise_reply(derived) == step.reply
     except (TypeError, ValueError):
         return False
+
+
+def _body(response: dict) -> bytes:
+    if "frames" in response:
+        return b"".join(_bytes(frame, "data") for frame in response["frames"])
+    return _bytes(response, "body")
 
 
 def send_recorded(out: Any, exchange: dict, factor: float, pacer: Any, outcome: str) -> None:
@@ -106,18 +108,15 @@ def send_recorded(out: Any, exchange: dict, factor: float, pacer: Any, outcome: 
     status = int(response.get("status", 200))
     headers = [(name, value) for name, value in response.get("headers", []) if name not in RESPONSE_DROPPED]
     time.sleep(max(float(response.get("head_ms", 0)), 0) / 1000 / factor)
-    if response.get("stream") and status == 200:
-        frames = response.get("frames", [])
+    if "frames" in response and status == 200:  # sent piece by piece: each frame at its time
+        frames = response["frames"]
         out.publish(status, outcome)
         out.stream(headers, [_bytes(frame, "data") for frame in frames],
                    [max(float(frame.get("at", 0)), 0) / 1000 / factor for frame in frames], True, pacer)
         return
-    if response.get("stream"):
-        body = b"".join(_bytes(frame, "data") for frame in response.get("frames", []))
-    else:
+    if "frames" not in response:
         time.sleep(max(float(response.get("body_ms", 0)), 0) / 1000 / factor)
-        body = _bytes(response, "body")
-    out.send(status, headers, body, outcome)
+    out.send(status, headers, _body(response), outcome)
 
 
 # -- misses ------------------------------------------------------------------------------------

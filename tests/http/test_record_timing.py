@@ -11,7 +11,9 @@ import http.client
 import json
 import os
 import statistics
+import threading
 import time
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 from llm_mock import MockServer
 
@@ -105,3 +107,68 @@ def test_without_replay_timing_the_rule_answers_at_once(tmp_path):
     text = "".join(json.loads(frame[6:])["choices"][0]["delta"].get("content") or ""
                    for _, frame in replayed if frame.startswith(b"data: {") and b'"choices":[{' in frame)
     assert text == "one two three four five six seven eight nine ten"
+
+
+class _ChunkedJSON(BaseHTTPRequestHandler):
+    """A vendor that sends a JSON (not streamed) answer in chunks, as some CDNs do."""
+
+    protocol_version = "HTTP/1.1"
+    answer = json.dumps({"id": "chatcmpl-chunked", "object": "chat.completion", "created": 1, "model": "gpt-4o",
+                         "choices": [{"index": 0, "finish_reason": "stop", "logprobs": None,
+                                      "message": {"role": "assistant", "content": "Sent in two pieces.",
+                                                  "refusal": None}}],
+                         "usage": {"prompt_tokens": 5, "completion_tokens": 4, "total_tokens": 9}}).encode()
+
+    def do_POST(self) -> None:
+        self.rfile.read(int(self.headers["content-length"]))
+        self.send_response(200)
+        self.send_header("content-type", "application/json")
+        self.send_header("transfer-encoding", "chunked")
+        self.end_headers()
+        half = len(self.answer) // 2
+        for piece in (self.answer[:half], self.answer[half:]):
+            self.wfile.write(b"%x\r\n%s\r\n" % (len(piece), piece))
+            self.wfile.flush()
+            time.sleep(0.03)
+        self.wfile.write(b"0\r\n\r\n")
+
+    def log_message(self, *args) -> None:
+        pass
+
+
+def test_a_json_answer_sent_in_chunks_is_recorded_as_json_and_replayed_exactly(tmp_path):
+    vendor = ThreadingHTTPServer(("127.0.0.1", 0), _ChunkedJSON)
+    threading.Thread(target=vendor.serve_forever, daemon=True).start()
+    directory = str(tmp_path / "rec")
+    body = json.dumps({"model": "gpt-4o", "messages": [{"role": "user", "content": "hi"}]})
+    try:
+        with MockServer(record=directory, upstream=f"http://127.0.0.1:{vendor.server_port}") as recorder:
+            live = whole(recorder.port, body)
+    finally:
+        vendor.shutdown()
+        vendor.server_close()
+    assert live == _ChunkedJSON.answer
+    sidecar = next(name for name in os.listdir(directory) if name.endswith(".exchanges.jsonl"))
+    with open(os.path.join(directory, sidecar), encoding="utf-8") as handle:
+        response = json.loads(handle.readline())["response"]
+    assert response["stream"] is False and len(response["frames"]) == 2
+    assert response["frames"][1]["at"] - response["frames"][0]["at"] > 20
+    with MockServer(replay_timing="recorded") as replay:
+        replay.load(directory)
+        assert whole(replay.port, body) == _ChunkedJSON.answer
+        assert replay.history.last().outcome.startswith("replayed ")
+    with MockServer() as replay:
+        replay.load(directory)
+        answer = json.loads(whole(replay.port, body))
+        assert answer["choices"][0]["message"]["content"] == "Sent in two pieces."
+        assert answer["usage"]["total_tokens"] == 9
+
+
+def whole(port: int, body: str) -> bytes:
+    connection = http.client.HTTPConnection("127.0.0.1", port, timeout=10)
+    connection.request("POST", "/v1/chat/completions", body, {"content-type": "application/json"})
+    response = connection.getresponse()
+    assert response.status == 200
+    data = response.read()
+    connection.close()
+    return data
