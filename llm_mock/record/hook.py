@@ -16,7 +16,7 @@ from typing import Any, Optional
 
 from ..log import shorten
 from ..replies import ErrorReply
-from . import proxy, replay
+from . import extract, proxy, replay
 from .recorded import Replayed
 from .recording import Recorder
 from .scrub import Scrubber
@@ -88,13 +88,16 @@ class Recordings:
                 step.replayed -= 1  # not a replay: the recording does not count as used
                 self._miss(out, adapter, request, request_id)
                 return True
-        if self.timing is None:
+        factor = self.timing
+        if factor is None and request.format not in extract.EXTRACTORS:
+            factor = float("inf")  # nothing could read the answer into the rule: the sidecar says it, at once
+        if factor is None:
             return False
         exchange = self.sidecars.exchange(step.sidecar, step.exchange)
         if exchange is None or not replay.as_recorded(step, exchange, request):
             self.log.debug(f"recording {step.exchange}: rendered from its rule (no exact answer for this request)")
             return False
-        replay.send_recorded(out, exchange, self.timing, call.app.pacer, f"replayed {step.exchange}")
+        replay.send_recorded(out, exchange, factor, call.app.pacer, f"replayed {step.exchange}")
         return True
 
     def _miss(self, out: Any, adapter: Any, request: Any, request_id: str) -> None:

@@ -4,6 +4,8 @@ With `--replay-timing recorded` (or a speed factor: 2 plays twice as fast) a rec
 reply is as recorded answers with the sidecar's exact answer: the status, the headers, and each
 frame at its recorded time after the head (the head itself after the recorded wait). An edited
 reply, or a request that streams where the recording did not, is rendered from the rule instead.
+A format no extractor reads is always answered from the sidecar (at once, without replay timing):
+its rule cannot say what was answered.
 
 In strict replay a request no recording matches is an error naming the closest recording and the
 fields that differ (`closest`). `unused` lists the recorded exchanges no request has replayed.
@@ -90,7 +92,9 @@ def as_recorded(step: RecordedReply, exchange: dict, request: Any) -> bool:
     try:
         derived = extract.reply_of(request.format, int(response.get("status", 200)), headers, _body(response),
                                    bool(response.get("stream")))
-        return derived is not None and normalise_reply(derived) == step.reply
+        if derived is None:  # no reader for the format: the rule holds the empty placeholder unless edited
+            return step.reply == normalise_reply({"text": ""})
+        return normalise_reply(derived) == step.reply
     except (TypeError, ValueError):
         return False
 
