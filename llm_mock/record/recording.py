@@ -110,12 +110,20 @@ class Recorder:
 
     # -- sessions and files --------------------------------------------------------------------
     def _session(self, name: str) -> _Session:
-        """The session's files: a name of its own in this run (an older file is never rewritten)."""
+        """The session's files, under a name of their own: an older file is never rewritten, and the
+        name is claimed by creating the file, so recorders in parallel processes never share one."""
         if name not in self._sessions:
             extension = ".json5" if self.json5 else ".json"
-            taken = {n for n in os.listdir(self.directory)}
             candidate, n = name, 1
-            while any(candidate + ext in taken for ext in (".json5", ".json", SIDECAR_SUFFIX)):
+            while True:
+                taken = set(os.listdir(self.directory))
+                if not any(candidate + ext in taken for ext in (".json5", ".json", SIDECAR_SUFFIX)):
+                    try:
+                        with open(os.path.join(self.directory, candidate + extension), "x", encoding="utf-8") as f:
+                            f.write("[]\n")  # a valid, empty rule file until the first rule is written
+                        break
+                    except FileExistsError:
+                        pass
                 n += 1
                 candidate = f"{name}-{n}"
             self._sessions[name] = _Session(candidate, os.path.join(self.directory, candidate + extension))

@@ -330,3 +330,14 @@ def test_the_new_reply_and_when_keys_validate(tmp_path):
         "text": "ok", "reasoning": "r", "signature": "SIG", "tools": [{"name": "shell", "args": "ls", "id": "c"}]}}]))
     reply = load_path(str(path)).rules[0].resolver
     assert reply.signature == "SIG" and reply.tools[0].args == "ls"
+
+
+def test_recorders_sharing_a_directory_and_a_second_never_share_a_file(tmp_path):
+    one, two = Recorder(str(tmp_path), Scrubber()), Recorder(str(tmp_path), Scrubber())
+    two.run = one.run  # two processes started in the same second
+    request = conversation(Message("user", "pay"))
+    one.save(request, exchange_for({}, ANSWER), "u", None)
+    two.save(request, exchange_for({}, ANSWER), "u", None)
+    rule_files = sorted(name for name in os.listdir(tmp_path) if not name.endswith(".jsonl"))
+    assert len(rule_files) == 2 and rule_files[1].startswith(one.run + "-2.")
+    assert [len(load_path(str(tmp_path / name)).rules) for name in rule_files] == [1, 1]
