@@ -73,8 +73,9 @@ def serve(conn: Any, method: str) -> None:
             request.body = body
             resolution = app.engine.resolve(request)
             entry.rule = resolution.rule
-            if (resolution.rule is not None and not isinstance(resolution.reply, Replayed)) or \
-                    not app.recordings.answer(out, adapter, call, request, resolution, request_id, entry):
+            miss_or_recording = resolution.rule is None or isinstance(resolution.reply, Replayed)
+            if not (miss_or_recording and app.recordings.answer(out, adapter, call, request, resolution, request_id,
+                                                                entry)):  # record/: forward, replay exactly
                 _complete(app, out, adapter, request, resolution, request_id)
         else:
             _send_answer(out, adapter, match.route.handler(call, adapter), request_id)

@@ -73,6 +73,8 @@ class Responder:
         chunk the moment it comes, then `before_end()` (which may raise to leave the body
         unfinished), then the end of the body."""
         write = self.connection.wfile.write
+        if self.connection.close_connection:
+            headers = [*headers, ("connection", "close")]
         write(response_head(status, headers))
         for piece in pieces:
             if piece:
