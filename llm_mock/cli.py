@@ -25,6 +25,7 @@ from .version import __version__
 PROG = "llm-mock"
 SCRIPTS = ("llm-mock", "llm-mock-server")  # the console scripts an install of llm-mock-server provides
 COMMANDS = ("start", "init", "validate")
+VENDORS = ("openai", "anthropic", "gemini", "ollama")  # --upstream-<vendor>
 
 
 class CliError(Exception):
@@ -81,6 +82,14 @@ def _parser() -> argparse.ArgumentParser:
                 "needed to serve the admin API beyond loopback")
     option("--strict", action=argparse.BooleanOptionalAction, default=None,
            help="answer an unmatched request with a 404 naming its near misses instead of the fallback")
+    option("--record", metavar="DIR", help="forward requests no rule matches to the upstream; save them in DIR")
+    option("--upstream", metavar="URL", help="where --record forwards (e.g. https://api.openai.com)")
+    for vendor in VENDORS:
+        option(f"--upstream-{vendor}", metavar="URL", help=f"where --record forwards {vendor} requests")
+    option("--redact", action="append", metavar="REGEX", help="also scrub REGEX from recordings (repeatable)")
+    option("--replay-timing", metavar="recorded|FACTOR",
+           help="answer recordings with their exact bytes at the recorded pace (or FACTOR times faster)")
+    option("--replay", choices=("strict", "lenient"), help="strict: a request no recording matches is a 404")
     setup = commands.add_parser("init", help="write a demo config.json and rules.json5",
                                 description="Write config.json and rules.json5 (15 commented demo rules); "
                                             "rules.json, without the comments, where json5 is not installed.")
@@ -141,6 +150,9 @@ def start(args) -> int:
         server.stop()
     finally:
         signal.signal(signal.SIGTERM, previous)
+    summary = server.recordings.summary()  # recordings never replayed, if any were loaded
+    if summary:
+        print(summary, flush=True)
     return 0
 
 
@@ -163,8 +175,18 @@ def server_options(args) -> MockServerOptions:
     given = {"port": args.port, "host": args.host, "rules": args.rules, "default_latency": args.latency,
              "default_chunk_size": args.chunk_size, "fallback": args.fallback, "watch": args.watch,
              "log_level": args.log_level, "admin": args.admin, "strict": args.strict,
-             "admin_token": args.admin_token or os.environ.get("LLM_MOCK_ADMIN_TOKEN") or None}
+             "admin_token": args.admin_token or os.environ.get("LLM_MOCK_ADMIN_TOKEN") or None,
+             "record": args.record, "upstream": args.upstream, "replay_timing": args.replay_timing,
+             "replay": args.replay}
     options = replace(options, **{key: value for key, value in given.items() if value is not None})
+    upstreams = {vendor: getattr(args, f"upstream_{vendor}") for vendor in VENDORS
+                 if getattr(args, f"upstream_{vendor}") is not None}
+    if upstreams:
+        options = replace(options, upstreams={**(options.upstreams if isinstance(options.upstreams, dict) else {}),
+                                              **upstreams})
+    if args.redact:
+        options = replace(options, redact=[*(options.redact if isinstance(options.redact, list) else []),
+                                           *args.redact])
     _check(options, path)
     return options
 
@@ -193,6 +215,13 @@ def _check(options: MockServerOptions, source: str) -> None:
             bad(key, "true or false")
     if options.admin_token is not None and (not isinstance(options.admin_token, str) or not options.admin_token):
         bad("admin_token", "a non-empty string")
+    for key in ("record", "upstream"):
+        if getattr(options, key) is not None and not isinstance(getattr(options, key), str):
+            bad(key, "a path" if key == "record" else "a URL")
+    if not isinstance(options.upstreams, dict) or not all(isinstance(v, str) for v in options.upstreams.values()):
+        bad("upstreams", 'an object of URLs by format, e.g. {"openai": "https://api.openai.com"}')
+    if not isinstance(options.redact, list) or not all(isinstance(v, str) for v in options.redact):
+        bad("redact", "an array of regexes")
 
 
 def _whole(value) -> bool:
@@ -206,6 +235,14 @@ def banner(server: MockServer, watching: bool) -> str:
     lines = [f"llm_mock {__version__} listening on {server.url}",
              f"  Rules      {rules}{', watching for changes' if watching else ''}",
              f"  Endpoints  POST {', '.join(formats.completion_paths())}"]
+    recordings = server.recordings
+    if recordings.recorder is not None:
+        targets = ", ".join(([str(recordings.default)] if recordings.default else []) +
+                            [f"{name}: {url}" for name, url in recordings.upstreams.items()])
+        lines.append(f"  Recording  misses to {recordings.recorder.directory}, forwarded to {targets}")
+    if recordings.strict or recordings.timing:
+        timing = f"recorded timing ×{recordings.timing:g}" if recordings.timing else "rendered from the rules"
+        lines.append(f"  Replay     {'strict, ' if recordings.strict else ''}{timing}")
     if o.default_latency or o.default_chunk_size:
         lines.append(f"  Streaming  {o.default_latency:g} ms between events, "
                      f"{o.default_chunk_size or 'whole text'} characters per chunk")

@@ -3,8 +3,8 @@ from __future__ import annotations
 
 import json
 import os
-from dataclasses import dataclass, fields
-from typing import Any, Optional
+from dataclasses import dataclass, field, fields
+from typing import Any, Optional, Union
 
 from .chaos import Chaos
 
@@ -36,6 +36,16 @@ class MockServerOptions:
     strict: bool = False  # an unmatched request gets a 404 naming its near misses, not the fallback
     max_sessions: int = 100  # sessions open at once; the least recently used goes beyond
     session_history_limit: int = 1000  # journal entries each session keeps
+    # record and replay (llm_mock/record/): misses forwarded to `upstream` (or the format's entry in
+    # `upstreams`: openai, anthropic, gemini, ollama, or a format or transport name) and saved in
+    # `record`; `redact` regexes scrubbed from what is saved; `replay_timing` "recorded" or a speed
+    # factor; `replay` "strict" makes a miss an error naming the closest recording
+    record: Optional[str] = None
+    upstream: Optional[str] = None
+    upstreams: dict = field(default_factory=dict)
+    redact: list = field(default_factory=list)
+    replay_timing: Union[str, float, None] = None
+    replay: Optional[str] = None
 
     @classmethod
     def from_json_file(cls, path: str) -> MockServerOptions:
@@ -65,6 +75,7 @@ class MockServerOptions:
             values[name] = value
         if isinstance(values.get("chaos"), dict):
             values["chaos"] = Chaos(**values["chaos"])
-        if isinstance(values.get("rules"), str) and not os.path.isabs(values["rules"]):
-            values["rules"] = os.path.normpath(os.path.join(base_dir, values["rules"]))
+        for key in ("rules", "record"):
+            if isinstance(values.get(key), str) and not os.path.isabs(values[key]):
+                values[key] = os.path.normpath(os.path.join(base_dir, values[key]))
         return cls(**values)

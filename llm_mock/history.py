@@ -13,10 +13,11 @@ _record_lock = threading.Lock()  # ids grow in journal order, across every journ
 
 class RecordedRequest:
     """One request as it was answered. `request` is the normalised request, rebuilt on first access
-    from the stored body (so a long history costs its raw bytes, not parsed objects)."""
+    from the stored body (so a long history costs its raw bytes, not parsed objects). `flags` are
+    warnings about how it was answered (a recording replayed to a changed system prompt)."""
 
     __slots__ = ("format", "method", "path", "_headers", "body", "rule", "status", "timestamp",
-                 "duration_ms", "outcome", "_request", "_parse", "id", "session", "near_misses", "reply")
+                 "duration_ms", "outcome", "_request", "_parse", "id", "session", "near_misses", "reply", "flags")
 
     def __init__(self, format: Optional[str], method: str, path: str, headers: tuple, body: bytes,
                  rule: Optional[str], status: int, timestamp: float, duration_ms: float, outcome: str,
@@ -29,6 +30,7 @@ class RecordedRequest:
         self.session: Optional[str] = None
         self.near_misses: Optional[list] = None  # a list (maybe empty) when no rule matched the request
         self.reply: Any = None  # the ReplyObject a rule or the fallback gave
+        self.flags: tuple = ()
 
     @property
     def headers(self) -> dict:

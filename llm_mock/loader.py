@@ -24,7 +24,7 @@ from .schema import OPTION_KEYS, Invalid, reply_object
 
 EXTENSIONS = (".json5", ".json", ".py")
 _TEMPLATE_REF = re.compile(r"^\$([A-Za-z_][\w-]*)$")
-_RULE_KEYS = ("when", "reply", "replies", "times", "first", "chaos") + OPTION_KEYS
+_RULE_KEYS = ("when", "reply", "replies", "times", "first", "chaos", "recording") + OPTION_KEYS
 _module_counter = itertools.count(1)
 
 
@@ -232,12 +232,25 @@ class _File:
         except Invalid as bad:
             self.problem(bad.reason, index, bad.field)
             return None
+        recording = None
+        if "recording" in spec and ("reply" in parts or "replies" in parts):
+            steps = len(parts["replies"]) if "replies" in parts else 1
+            try:
+                recording = schema.recording(spec["recording"], spec.field("recording"), steps)
+            except Invalid as bad:
+                self.problem(bad.reason, index, bad.field)
+                return None
         if "when" not in parts or ("reply" not in parts and "replies" not in parts):
             return None
         test, description = compile_match(parts["when"])
-        return Rule(test, description, parts.get("reply"), options, parts.get("replies"),
+        rule = Rule(test, description, parts.get("reply"), options, parts.get("replies"),
                     remaining=parts.get("times"), first=parts.get("first", False), chaos=parts.get("chaos"),
                     match=parts["when"], source=self.path)
+        if recording is not None:  # a rule the recorder wrote: it knows its exchange and its hashes
+            from .record.recorded import recorded_rule
+
+            rule = recorded_rule(rule, parts["when"], recording, self.path)
+        return rule
 
     def reply(self, value: Any, where: str, in_template: bool = False) -> Any:
         """A reply as the Python API takes it: a `ReplyObject` (or a callable, from .py files)."""

@@ -16,7 +16,9 @@ class MatchObject:
     """Fields combine with AND. `message`, `model` and `system` are case-insensitive substrings or
     compiled regexes; `format` is a registered format name (`openai`, `responses`, `anthropic`, …);
     `tool_name` must be among the offered tools; `server_tool` among the offered server tool types;
-    `tool_call_id` equals the last tool result's id; `predicate(request)` runs last."""
+    `tool_call_id` equals the last tool result's id; `turn` is the request's place in its conversation:
+    how many messages it carries, system messages aside (1 for a first question); `predicate(request)`
+    runs last."""
 
     message: Optional[Pattern] = None
     model: Optional[Pattern] = None
@@ -25,6 +27,7 @@ class MatchObject:
     tool_name: Optional[str] = None
     tool_call_id: Optional[str] = None
     server_tool: Optional[str] = None
+    turn: Optional[int] = None
     predicate: Optional[Callable[[Any], bool]] = None
 
     def __post_init__(self):
@@ -38,6 +41,8 @@ class MatchObject:
             value = getattr(self, name)
             if value is not None and not isinstance(value, str):
                 raise ValueError(f"MatchObject.{name} must be a string")
+        if self.turn is not None and (not isinstance(self.turn, int) or isinstance(self.turn, bool) or self.turn < 1):
+            raise ValueError("MatchObject.turn must be a positive integer")
         if self.predicate is not None and not callable(self.predicate):
             raise ValueError("MatchObject.predicate must be callable")
 
@@ -108,9 +113,16 @@ def _object_test(m: MatchObject) -> Callable:
         tests.append(lambda req, t=m.server_tool: t in req.server_tool_types)
     if m.tool_call_id is not None:
         tests.append(lambda req, i=m.tool_call_id: req.last_tool_call_id == i)
+    if m.turn is not None:
+        tests.append(lambda req, n=m.turn: turn_of(req) == n)
     if m.predicate is not None:
         tests.append(m.predicate)
     return lambda req: all(test(req) for test in tests)
+
+
+def turn_of(request: Any) -> int:
+    """How many messages the request's conversation holds, system messages aside."""
+    return sum(1 for message in request.messages if message.role != "system")
 
 
 def describe_pattern(pattern: re.Pattern[str]) -> str:

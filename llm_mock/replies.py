@@ -120,7 +120,9 @@ class ReplyObject:
     `embeddings` answers an embeddings request: one vector (a list of numbers) for every input, or
     a list of vectors, the i-th for input i (inputs beyond the list get computed vectors).
     `logprobs` gives the text's log-probabilities, sent when the client asks for them: a list of
-    `{token, logprob, top_logprobs?: [{token, logprob}]}` whose tokens spell the text."""
+    `{token, logprob, top_logprobs?: [{token, logprob}]}` whose tokens spell the text.
+    `signature` is the reasoning's opaque signature as a real API sent it (Anthropic's thinking
+    `signature`, Responses' `encrypted_content`); without it one is derived from the reasoning."""
 
     text: Optional[str] = None
     reasoning: Optional[str] = None
@@ -130,6 +132,7 @@ class ReplyObject:
     fault: Optional[Fault] = None
     embeddings: Optional[list] = None
     logprobs: Optional[list] = None
+    signature: Optional[str] = None
 
 
 @dataclass
@@ -180,7 +183,7 @@ def normalise_reply(value: Reply) -> ReplyObject:
         unknown = set(value) - _REPLY_KEYS
         if unknown:
             raise ValueError(f"unknown reply field(s): {', '.join(sorted(unknown))}")
-        for key in ("text", "reasoning"):
+        for key in ("text", "reasoning", "signature"):
             if value.get(key) is not None and not isinstance(value[key], str):
                 raise ValueError(f"reply field {key!r} must be a string")
         tools = value.get("tools") or []
@@ -197,6 +200,7 @@ def normalise_reply(value: Reply) -> ReplyObject:
             fault=Fault(**fault) if isinstance(fault, dict) else fault,
             embeddings=_vectors(value.get("embeddings")),
             logprobs=_entries(value.get("logprobs"), value.get("text")),
+            signature=value.get("signature"),
         )
     raise ValueError(f"a reply must be a string, dict, ReplyObject or ErrorReply, got {type(value).__name__}")
 
@@ -243,6 +247,7 @@ class Completion:
     cached_tokens: int = 0
     embeddings: Optional[list] = None  # a rule's vectors (embeddings requests)
     logprobs: Optional[list] = None  # a rule's `LogProb`s for the text
+    signature: Optional[str] = None  # the reasoning's signature as given; None: derived from the reasoning
 
     @property
     def emits_text(self) -> bool:
@@ -296,6 +301,7 @@ def build_completion(request, reply: ReplyObject, chunk_size: int, fault: Option
         cached_tokens=_usage(usage, "cached", 0),
         embeddings=reply.embeddings,
         logprobs=reply.logprobs,
+        signature=reply.signature,
     )
 
 

@@ -10,6 +10,7 @@ import select
 import socket
 import struct
 import time
+from collections.abc import Callable, Iterable
 from typing import Any, Optional
 
 from .framing import dumps
@@ -66,6 +67,20 @@ class Responder:
             self.connection.wfile.write(head + (chunk(body) if body else b"") + last)
         else:
             pacer.send(self.connection.connection, head, [chunk(frame) for frame in frames], offsets, last)
+
+    def relay(self, status: int, headers: list, pieces: Iterable[bytes], before_end: Callable[[], None]) -> None:
+        """An answer passed through as it arrives (a proxied stream): the head, each piece as one
+        chunk the moment it comes, then `before_end()` (which may raise to leave the body
+        unfinished), then the end of the body."""
+        write = self.connection.wfile.write
+        if self.connection.close_connection:
+            headers = [*headers, ("connection", "close")]
+        write(response_head(status, headers))
+        for piece in pieces:
+            if piece:
+                write(chunk(piece))
+        before_end()
+        write(LAST_CHUNK)
 
     def end_connection(self, how: str, data: bytes = b"", stall_ms: float = 0) -> None:
         """Finish a faulty answer: `close`, `reset` (a TCP RST), or `stall` then close."""

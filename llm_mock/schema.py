@@ -34,8 +34,9 @@ def reply_object(value: Any, where: str) -> ReplyObject:
     """A reply written as an object: text, reasoning, tools, usage, error, fault, embeddings, logprobs."""
     if not isinstance(value, dict):
         raise Invalid(where, f"a reply must be a string or an object, not {kind(value)}")
-    spec = keys(value, ("text", "reasoning", "tools", "usage", "error", "fault", "embeddings", "logprobs"), where)
-    for key in ("text", "reasoning"):
+    spec = keys(value, ("text", "reasoning", "signature", "tools", "usage", "error", "fault", "embeddings",
+                        "logprobs"), where)
+    for key in ("text", "reasoning", "signature"):
         if key in spec:
             string(spec[key], child(where, key))
     if "tools" in spec:
@@ -179,10 +180,13 @@ def when(value: Any, where: str) -> Any:
         return _pattern(value, where)
     if not isinstance(value, dict):
         raise Invalid(where, f"must be a string, \"/regex/flags\" or an object, not {kind(value)}")
-    spec = keys(value, ("message", "model", "system", "format", "tool_name", "tool_call_id", "server_tool"), where)
+    spec = keys(value, ("message", "model", "system", "format", "tool_name", "tool_call_id", "server_tool", "turn"),
+                where)
     for key in ("message", "model", "system"):
         if key in spec:
             spec[key] = _pattern(spec[key], child(where, key))
+    if "turn" in spec and (count(spec["turn"], child(where, "turn")) < 1):
+        raise Invalid(child(where, "turn"), "must be a positive integer (1 for a conversation's first message)")
     for key in ("format", "tool_name", "tool_call_id", "server_tool"):
         if key in spec:
             string(spec[key], spec.field(key))
@@ -202,8 +206,9 @@ def _tools(value: Any, where: str) -> list:
         spec = keys(tool, ("name", "args", "id"), at)
         if not spec.get("name") or not isinstance(spec["name"], str):
             raise Invalid(child(at, "name"), "must be a non-empty string")
-        if "args" in spec and not isinstance(spec["args"], dict):
-            raise Invalid(child(at, "args"), f"must be an object, not {kind(spec['args'])}")
+        if "args" in spec and not isinstance(spec["args"], (dict, str)):
+            raise Invalid(child(at, "args"), f"must be an object (or a string: a custom tool's input), "
+                                             f"not {kind(spec['args'])}")
         if "id" in spec:
             string(spec["id"], child(at, "id"))
         tools.append(spec)
@@ -257,6 +262,26 @@ def _fault(value: Any, where: str) -> dict:
     if "error" in spec:
         spec["error"] = _error(spec["error"], child(where, "error"))
     return spec
+
+
+def recording(value: Any, where: str, steps: int) -> dict:
+    """A recorded rule's `recording`: the exchange id (one per step of `replies`) and the hashes of
+    the system prompt and tool set it was recorded with (each checked only when present)."""
+    if not isinstance(value, dict):
+        raise Invalid(where, f"must be an object {{id, system?, tools?}}, not {kind(value)}")
+    spec = keys(value, ("id", "system", "tools"), where)
+    ids = spec.get("id")
+    if isinstance(ids, str):
+        ids = [ids]
+    if not isinstance(ids, list) or not ids or not all(isinstance(i, str) and i for i in ids):
+        raise Invalid(child(where, "id"), "must be an exchange id, or an array of them (one per step of `replies`)")
+    if len(ids) != steps:
+        raise Invalid(child(where, "id"), f"names {len(ids)} exchange(s) for {steps} "
+                                          f"repl{'y' if steps == 1 else 'ies'}")
+    for key in ("system", "tools"):
+        if key in spec and not (isinstance(spec[key], str) and spec[key].startswith("sha256:")):
+            raise Invalid(child(where, key), f'must be a hash written "sha256:…", not {spec[key]!r}')
+    return {"ids": ids, "system": spec.get("system"), "tools": spec.get("tools")}
 
 
 def chaos(value: Any, where: str) -> Chaos:

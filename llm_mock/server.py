@@ -32,6 +32,7 @@ from .engine import RuleEngine
 from .history import RequestHistory
 from .log import Logger
 from .pacing import Pacer
+from .record import Recordings
 from .replies import ReplyOptions
 from .response_store import ResponseStore
 from .service import check_exposure
@@ -135,6 +136,7 @@ class MockServer(RuleBuilder):
         self._watcher: Any = None
         self.started_at = time.monotonic()
         check_exposure(self.options)
+        self.recordings = Recordings(self.options, self.log, self.engine)  # record and replay (record/)
         if self.options.fallback is not None:
             self.fallback(self.options.fallback)
 

@@ -65,6 +65,7 @@ def entry_json(entry: RecordedRequest, detail: bool = False) -> dict:
         "duration_ms": round(entry.duration_ms, 3), "session": entry.session,
         "request": request_json(entry.peek_request()) if entry.format is not None else None,
         "near_misses": None if entry.near_misses is None else [miss.to_json() for miss in entry.near_misses],
+        "flags": list(entry.flags),
     }
     if detail:
         out["headers"] = entry.headers

@@ -182,5 +182,7 @@ def reset(call: Call) -> dict:
 def done(call: Call) -> dict:
     target = scope(call)
     rules = target.engine.snapshot()
+    unused = [{"id": exchange, "file": source} for exchange, source in call.app.recordings.unused()]
     return {"done": target.is_done(),
-            "pending": [rule_json(rule, index) for index, rule in enumerate(rules) if not rule.done]}
+            "pending": [rule_json(rule, index) for index, rule in enumerate(rules) if not rule.done],
+            "unused_recordings": unused}

@@ -71,7 +71,8 @@ class Messages(FormatAdapter):
     def _blocks(self, c: Completion) -> list:
         blocks = []
         if c.reasoning:
-            blocks.append({"type": "thinking", "thinking": c.reasoning, "signature": thinking_signature(c.reasoning)})
+            blocks.append({"type": "thinking", "thinking": c.reasoning,
+                           "signature": c.signature or thinking_signature(c.reasoning)})
         if c.emits_text:
             blocks.append({"type": "text", "text": c.text or ""})
         for tool in c.tools:

@@ -109,7 +109,7 @@ class Responses(FormatAdapter):
                     "summary": [{"type": "summary_text", "text": c.reasoning}]}
             include = request.raw.get("include") or []
             if isinstance(include, list) and "reasoning.encrypted_content" in include:
-                item["encrypted_content"] = base64.b64encode(c.reasoning.encode("utf-8")).decode("ascii")
+                item["encrypted_content"] = c.signature or base64.b64encode(c.reasoning.encode("utf-8")).decode("ascii")
             items.append(item)
         if c.emits_text:
             items.append({"id": hex_id("msg_"), "type": "message", "status": status, "role": "assistant",

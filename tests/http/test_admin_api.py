@@ -253,7 +253,7 @@ def test_done_lists_what_is_pending(server):
     assert [(p["description"], p["remaining"], p["steps"]) for p in body["pending"]] == [
         ('"a"', 2, None), ('"s"', None, 2)]
     said(server, "a"), said(server, "a"), said(server, "s"), said(server, "s")
-    assert call(server, "GET", "/__llm_mock/done")[1] == {"done": True, "pending": []}
+    assert call(server, "GET", "/__llm_mock/done")[1] == {"done": True, "pending": [], "unused_recordings": []}
 
 
 # -- the journal ----------------------------------------------------------------------------------
