@@ -220,7 +220,11 @@ class _File:
             return None
         if "when" not in parts or ("reply" not in parts and "replies" not in parts):
             return None
-        test, description = compile_match(parts["when"])
+        try:
+            test, description = compile_match(parts["when"])
+        except ValueError as exc:
+            self.problem(str(exc), index, spec.field("when"))
+            return None
         return Rule(test, description, parts.get("reply"), options, parts.get("replies"),
                     remaining=parts.get("times"), first=parts.get("first", False), chaos=parts.get("chaos"))
 

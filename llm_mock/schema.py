@@ -12,7 +12,7 @@ from typing import Any
 
 from .chaos import Chaos
 from .replies import FAULT_KINDS, ReplyObject, ReplyOptions, normalise_reply
-from . import formats
+from . import formats, regex_safety
 from .matching import MatchObject
 
 OPTION_KEYS = ("latency", "chunk_size", "ttft", "tokens_per_second", "jitter")
@@ -133,7 +133,7 @@ def options(spec: Spec) -> ReplyOptions:
 def _pattern(value: Any, where: str) -> Any:
     """A substring, or a regex written "/pattern/flags"."""
     if isinstance(value, re.Pattern):
-        return value
+        return _safe(value, where)
     text = string(value, where)
     found = _REGEX.match(text)
     if found is None:
@@ -146,14 +146,28 @@ def _pattern(value: Any, where: str) -> Any:
                                  "for a literal slash write \\/ inside a regex")
         flags |= _REGEX_FLAGS[letter]
     try:
-        return re.compile(pattern, flags)
+        compiled = re.compile(pattern, flags)
     except re.error as exc:
         raise Invalid(where, f"invalid regex {text!r}: {exc}") from None
+    return _safe(compiled, where)
+
+
+def _safe(pattern: "re.Pattern[str]", where: str) -> "re.Pattern[str]":
+    problem = regex_safety.problem(pattern)
+    if problem is not None:
+        raise Invalid(where, problem)
+    return pattern
 
 
 def when(value: Any, where: str) -> Any:
     """A matcher as `compile_match` takes it."""
-    if isinstance(value, (re.Pattern, MatchObject)) or (callable(value) and not isinstance(value, type)):
+    if isinstance(value, re.Pattern):
+        return _safe(value, where)
+    if isinstance(value, MatchObject):
+        for key in ("message", "model", "system"):
+            _safe(getattr(value, key), child(where, key))
+        return value
+    if callable(value) and not isinstance(value, type):
         return value
     if isinstance(value, str):
         return _pattern(value, where)
