@@ -148,10 +148,14 @@ _REPLY_KEYS = {f.name for f in fields(ReplyObject)}
 def normalise_reply(value: Reply) -> ReplyObject:
     """Any accepted reply shape as a `ReplyObject`; a clear `ValueError` for anything else."""
     if isinstance(value, ReplyObject):
+        if value.usage is not None:
+            usage = usage_from(value.usage)
+            if usage != value.usage:
+                value = replace(value, usage=usage)
         if value.tools and not all(isinstance(t, ToolCall) for t in value.tools):
-            return replace(value, tools=[tool_from(t) for t in value.tools])
+            value = replace(value, tools=[tool_from(t) for t in value.tools])
         if isinstance(value.error, dict):
-            return replace(value, error=error_from(value.error))
+            value = replace(value, error=error_from(value.error))
         return value
     if value is None:
         return ReplyObject(text="")
@@ -177,11 +181,32 @@ def normalise_reply(value: Reply) -> ReplyObject:
             text=value.get("text"),
             reasoning=value.get("reasoning"),
             tools=[tool_from(t) for t in tools],
-            usage=value.get("usage"),
+            usage=usage_from(value["usage"]) if value.get("usage") is not None else None,
             error=error_from(error) if isinstance(error, dict) else error,
             fault=Fault(**fault) if isinstance(fault, dict) else fault,
         )
     raise ValueError(f"a reply must be a string, dict, ReplyObject or ErrorReply, got {type(value).__name__}")
+
+
+USAGE_KEYS = ("input", "output", "reasoning", "cached")
+
+
+def usage_from(value: Any) -> dict:
+    """A usage override checked: `{input?, output?, reasoning?, cached?}` (or `input_tokens`, …), each a
+    whole number of tokens, 0 or more; returned with the short keys."""
+    if not isinstance(value, dict):
+        raise ValueError(f"reply usage must be a dict of token counts, got {type(value).__name__}")
+    usage = {}
+    for key, count in value.items():
+        name = key[:-7] if isinstance(key, str) and key.endswith("_tokens") else key
+        if name not in USAGE_KEYS:
+            raise ValueError(f"unknown usage field {key!r} (known: {', '.join(USAGE_KEYS)})")
+        if name in usage:
+            raise ValueError(f"usage field {name!r} given twice")
+        if isinstance(count, bool) or not isinstance(count, int) or count < 0:
+            raise ValueError(f"usage field {key!r} must be a whole number of tokens, 0 or more, got {count!r}")
+        usage[name] = count
+    return usage
 
 
 def tool_from(value: Any) -> ToolCall:
