@@ -72,7 +72,7 @@ def _parser() -> argparse.ArgumentParser:
     option("-w", "--watch", action=argparse.BooleanOptionalAction, default=None,
            help="reload the rules when their files change")
     option("--log-level", choices=list(LEVELS), metavar="LEVEL",
-           help="none, error, warning, info, debug or all (default none)")
+           help="none, error, warning, info, debug or all (default: only the server's own problems)")
     setup = commands.add_parser("init", help="write a demo config.json and rules.json5",
                                 description="Write config.json and rules.json5 (15 commented demo rules); "
                                             "rules.json, without the comments, where json5 is not installed.")
@@ -118,9 +118,7 @@ def start(args) -> int:
             for problem in failure.problems:
                 print(f"{PROG}: error: {problem}", file=sys.stderr)
             return 1
-    watch = options.rules if options.watch and options.rules else None
-    if options.watch and not options.rules:
-        server.log.warning("--watch needs rule files (-r or `rules` in config.json); not watching")
+    watch = options.rules if options.watch else None
     previous = signal.signal(signal.SIGTERM, _interrupt)  # until run_until_shutdown installs its own
     try:
         try:
@@ -141,48 +139,25 @@ def _interrupt(signum, frame):
 
 
 def server_options(args) -> MockServerOptions:
-    """config.json (if any) with the command line's options laid over it."""
+    """config.json (if any) with the command line's options laid over it, checked (`config.py`)."""
     path = args.config or "config.json"
-    if os.path.exists(path):
-        try:
+    try:
+        if os.path.exists(path):
             options = MockServerOptions.from_json_file(path)
-        except RuntimeError as exc:
-            raise CliError(str(exc)) from None
-    elif args.config:
-        raise CliError(f"config file not found: {path}")
-    else:
-        options = MockServerOptions()
-    given = {"port": args.port, "host": args.host, "rules": args.rules, "default_latency": args.latency,
-             "default_chunk_size": args.chunk_size, "fallback": args.fallback, "watch": args.watch,
-             "log_level": args.log_level}
-    options = replace(options, **{key: value for key, value in given.items() if value is not None})
-    _check(options, path)
+        elif args.config:
+            raise CliError(f"config file not found: {path}")
+        else:
+            options = MockServerOptions()
+        given = {"port": args.port, "host": args.host, "rules": args.rules, "default_latency": args.latency,
+                 "default_chunk_size": args.chunk_size, "fallback": args.fallback, "watch": args.watch,
+                 "log_level": args.log_level}
+        options = replace(options, **{key: value for key, value in given.items() if value is not None})
+        if args.watch and not options.rules:
+            raise CliError("--watch needs rules to watch: -r PATH, or `rules` in config.json")
+        options.check_watch(path)
+    except (RuntimeError, ValueError) as exc:
+        raise CliError(str(exc)) from None
     return options
-
-
-def _check(options: MockServerOptions, source: str) -> None:
-    """Values from config.json get the checks the command line's own options get."""
-    def bad(key, expected):
-        raise CliError(f"{source}: {key} must be {expected}, not {getattr(options, key)!r}")
-    if not _whole(options.port) or options.port > 65535:
-        bad("port", "an integer from 0 to 65535")
-    if not isinstance(options.host, str) or not options.host.strip():
-        bad("host", "an address such as 127.0.0.1")
-    if options.log_level not in LEVELS:
-        bad("log_level", f"one of {', '.join(LEVELS)}")
-    if isinstance(options.default_latency, bool) or not isinstance(options.default_latency, (int, float)) \
-            or options.default_latency < 0:
-        bad("default_latency", "a number of milliseconds, 0 or more")
-    if not _whole(options.default_chunk_size):
-        bad("default_chunk_size", "a whole number of characters, 0 or more")
-    if options.rules is not None and not isinstance(options.rules, str):
-        bad("rules", "a path")
-    if not isinstance(options.watch, bool):
-        bad("watch", "true or false")
-
-
-def _whole(value) -> bool:
-    return isinstance(value, int) and not isinstance(value, bool) and value >= 0
 
 
 def banner(server: MockServer, watching: bool) -> str:

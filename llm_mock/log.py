@@ -5,6 +5,7 @@ import os
 import sys
 import threading
 import time
+from typing import Optional
 
 LEVELS = {"none": 0, "error": 1, "warning": 2, "info": 3, "debug": 4, "all": 5}
 _STYLE = {"error": ("\x1b[1;31m", "✗ ERROR"), "warning": ("\x1b[1;33m", "! WARN "),
@@ -12,19 +13,29 @@ _STYLE = {"error": ("\x1b[1;31m", "✗ ERROR"), "warning": ("\x1b[1;33m", "! WAR
 
 
 class Logger:
-    def __init__(self, level: str = "none", stream=None):
-        if level not in LEVELS:
+    """`level` None (not set) shows only `problem()` lines: the server's own trouble is never silent
+    unless `none` is asked for."""
+
+    def __init__(self, level: Optional[str] = None, stream=None):
+        if level is not None and level not in LEVELS:
             raise ValueError(f"Invalid log level {level!r}. Valid: {', '.join(LEVELS)}")
-        self.level = level
-        self.priority = LEVELS[level]
+        self.level = level or "none"
+        self.priority = LEVELS[self.level]
+        self.silent = level == "none"  # set explicitly: not even problems
         self.stream = stream
         self._lock = threading.Lock()
 
     def enabled(self, level: str) -> bool:
         return self.priority >= LEVELS[level]
 
-    def _write(self, level: str, message: str) -> None:
-        if self.priority < LEVELS[level]:
+    def problem(self, level: str, message: str) -> None:
+        """A problem of the server's own (an internal failure, a failed reload, the descriptor limit):
+        written at `level` whatever the level set, unless it is `none`."""
+        if not self.silent:
+            self._write(level, message, force=True)
+
+    def _write(self, level: str, message: str, force: bool = False) -> None:
+        if self.priority < LEVELS[level] and not force:
             return
         stream = self.stream or sys.stderr
         colour, label = _STYLE[level]

@@ -241,6 +241,7 @@ class MockServer(RuleBuilder):
     def from_json_config(cls, path: str) -> "MockServer":
         """A server (not started) built from a config.json: options, fallback, then its rules."""
         options = MockServerOptions.from_json_file(path)
+        options.check_watch(path)
         server = cls(options)
         if options.rules:
             server.load(options.rules)

@@ -33,7 +33,8 @@ def chat(client, text: str):
 
 def test_a_callable_returning_none_is_a_500_naming_the_rule(server, oai, claude):
     def forgot_return(request):
-        f"Hello {request.last_message}"  # noqa: B018  (the bug: no `return`)
+        text = f"Hello {request.last_message}"  # the bug: no `return text`
+        assert text
 
     server.when("greet").reply(forgot_return)
     with pytest.raises(openai.InternalServerError) as raised:
