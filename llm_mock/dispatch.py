@@ -92,7 +92,7 @@ def serve(conn: Any, method: str) -> None:
         conn.close_connection = True
     except Exception as exc:  # a defect of the server's own: answer 500 if nothing went out yet, and say so
         conn.close_connection = True
-        app.log.error(f"{method} {shorten(target)} failed inside llm_mock: {type(exc).__name__}: {exc}")
+        app.log.problem("error", f"{method} {shorten(target)} failed inside llm_mock: {type(exc).__name__}: {exc}")
         app.log.debug(traceback.format_exc())
         if not out.published:
             try:

@@ -10,12 +10,14 @@ from __future__ import annotations
 import _thread
 import asyncio
 import dis
+import errno
 import random
 import signal
 import socket
 import socketserver
 import sys
 import threading
+import traceback
 from dataclasses import replace
 from http.server import ThreadingHTTPServer
 from typing import Any, Coroutine, Generator, Optional, Union
@@ -30,6 +32,9 @@ from .history import RequestHistory
 from .log import Logger
 from .pacing import Pacer
 from .replies import ReplyOptions
+from .responder import CLIENT_GONE
+
+_GONE = {errno.ECONNRESET, errno.EPIPE, errno.ENOTCONN, errno.ECONNABORTED, errno.ESHUTDOWN}
 
 
 class _HTTPServer(ThreadingHTTPServer):
@@ -76,8 +81,17 @@ class _HTTPServer(ThreadingHTTPServer):
             except OSError:
                 pass
 
-    def handle_error(self, request, client_address) -> None:  # never print tracebacks for client faults
-        self.app.log.debug(f"connection from {client_address[0]} ended with an error")
+    def handle_error(self, request, client_address) -> None:
+        """An exception that escaped a connection: the client going away is routine (debug); anything
+        else is a failure of the server's own, said at error level (the traceback at debug)."""
+        exc = sys.exc_info()[1]
+        client = f"{client_address[0]}:{client_address[1]}" if isinstance(client_address, tuple) else "a client"
+        if isinstance(exc, OSError) and (isinstance(exc, CLIENT_GONE) or exc.errno in _GONE):
+            self.app.log.debug(f"connection from {client} ended: {type(exc).__name__}: {exc}")
+            return
+        self.app.log.problem("error", f"connection from {client} closed without an answer, llm_mock failed: "
+                                      f"{type(exc).__name__}: {exc}")
+        self.app.log.debug(traceback.format_exc())
 
 
 def _awaited_by_caller(frame: Any) -> bool:

@@ -57,10 +57,13 @@ class Watcher:
 
     def _run(self) -> None:
         while not self._stop.wait(self.interval):
-            state = snapshot(self.path)
-            if state != self._state:
-                self._state = state
-                self.reload()
+            try:
+                state = snapshot(self.path)
+                if state != self._state:
+                    self._state = state
+                    self.reload()
+            except Exception as exc:  # never stop watching silently
+                self.log.problem("error", f"Watching {self.path} failed: {type(exc).__name__}: {exc}")
 
     def reload(self) -> bool:
         """Load the files now and swap them in; on failure keep the current rules. True if swapped."""
