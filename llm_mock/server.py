@@ -17,6 +17,7 @@ import socket
 import socketserver
 import sys
 import threading
+import time
 import traceback
 from dataclasses import replace
 from http.server import ThreadingHTTPServer
@@ -34,6 +35,7 @@ from .pacing import Pacer
 from .replies import ReplyOptions
 from .responder import CLIENT_GONE
 
+_STARVED = {errno.EMFILE, errno.ENFILE, errno.ENOBUFS, errno.ENOMEM}  # accept() without a descriptor to give
 _GONE = {errno.ECONNRESET, errno.EPIPE, errno.ENOTCONN, errno.ECONNABORTED, errno.ESHUTDOWN}
 
 
@@ -49,6 +51,7 @@ class _HTTPServer(ThreadingHTTPServer):
         self.app = app
         self._connections: set = set()
         self._connections_lock = threading.Lock()
+        self._starved, self._backoff = False, 0.005
         if ":" in address[0]:
             self.address_family = socket.AF_INET6
         super().__init__(address, Connection)
@@ -57,6 +60,28 @@ class _HTTPServer(ThreadingHTTPServer):
         """Bind without `HTTPServer`'s reverse DNS lookup of the host (milliseconds at every start)."""
         socketserver.TCPServer.server_bind(self)
         self.server_name, self.server_port = str(self.server_address[0]), self.server_address[1]
+
+    def get_request(self) -> tuple:
+        """Accept a connection. Out of file descriptors, `accept` fails at once while the listening
+        socket stays readable, and the loop would spin at full speed: back off instead (5 ms
+        doubling to 100 ms between tries), say so once, and say when connections are accepted again."""
+        try:
+            accepted = self.socket.accept()
+        except OSError as exc:
+            if exc.errno not in _STARVED:
+                raise
+            if not self._starved:
+                self._starved = True
+                self.app.log.problem("warning", f"cannot accept connections: {exc.strerror} (the file descriptor "
+                                                f"limit, {self.open_connections} connections open); waiting for "
+                                                "descriptors to free up (raise it with `ulimit -n`)")
+            time.sleep(self._backoff)
+            self._backoff = min(self._backoff * 2, 0.1)
+            raise
+        if self._starved:
+            self._starved, self._backoff = False, 0.005
+            self.app.log.problem("info", "accepting connections again")
+        return accepted
 
     def process_request(self, request, client_address) -> None:
         """A thread per connection, started without `Thread.start()`'s wait for it to run: under a
