@@ -51,6 +51,7 @@ class MockServerOptions:
     default_tokens_per_second: Optional[float] = None
     default_jitter: Optional[float] = None
     history_limit: int = 10_000
+    history_max_bytes: int = 64 * 1024 * 1024
     max_body_size: int = 32 * 1024 * 1024
     timeout: float = 60.0
     chaos: Optional[Chaos] = None
@@ -143,6 +144,7 @@ RULES: dict = {
     "default_tokens_per_second": (_optional(_number(True)), "a positive number, or null"),
     "default_jitter": (_optional(_number()), "a number of milliseconds, 0 or more, or null"),
     "history_limit": (_whole(), "a whole number of requests, 0 or more (0: no limit)"),
+    "history_max_bytes": (_whole(), "a whole number of bytes, 0 or more (0: no limit)"),
     "max_body_size": (_whole(1), "a whole number of bytes, 1 or more"),
     "timeout": (_number(), "a number of seconds, 0 or more (0: no timeout)"),
     "chaos": (lambda v: v is None or isinstance(v, Chaos), "a chaos object {seed, errorRate, errorStatuses, "

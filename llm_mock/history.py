@@ -1,6 +1,9 @@
-"""The request journal: every request, bounded, stored compactly and parsed again only on access."""
+"""The request journal: every request, bounded by count (`history_limit`) and by the bytes of the
+bodies it keeps (`history_max_bytes`, shared with the retry-replay memory: `budget.py`), stored
+compactly and parsed again only on access."""
 from __future__ import annotations
 
+import threading
 from collections import deque
 from typing import Any, Callable, Iterator, Optional
 
@@ -10,7 +13,7 @@ class RecordedRequest:
     from the stored body (so a long history costs its raw bytes, not parsed objects)."""
 
     __slots__ = ("format", "method", "path", "_headers", "body", "rule", "status", "timestamp",
-                 "duration_ms", "outcome", "_request", "_parse")
+                 "duration_ms", "outcome", "_request", "_parse", "body_dropped")
 
     def __init__(self, format: Optional[str], method: str, path: str, headers: tuple, body: bytes,
                  rule: Optional[str], status: int, timestamp: float, duration_ms: float, outcome: str,
@@ -19,6 +22,13 @@ class RecordedRequest:
         self._headers = "\n".join(f"{name}:{value}" for name, value in headers)  # one string, not 2n+1 objects
         self.body, self.rule, self.status, self.timestamp = body, rule, status, timestamp
         self.duration_ms, self.outcome, self._request, self._parse = duration_ms, outcome, request, parse
+        self.body_dropped = False  # True once the byte budget took the body and headers back
+
+    def drop_kept(self) -> None:
+        """Let go of the body and headers (the byte budget is spent; the oldest go first). Status, rule,
+        outcome and timing stay; `body_dropped` says why `body` is empty."""
+        self.body, self._headers, self._request, self._parse = b"", "", None, None
+        self.body_dropped = True
 
     @property
     def headers(self) -> dict:
@@ -45,12 +55,14 @@ class RecordedRequest:
             raise AttributeError(name)
         request = self.request
         if request is None:
+            if self.body_dropped:
+                raise AttributeError(f"{name}: this entry's body was dropped to stay within history_max_bytes")
             raise AttributeError(name)
         return getattr(request, name)
 
     def __repr__(self) -> str:
         return (f"RecordedRequest({self.method} {self.path} status={self.status} rule={self.rule!r} "
-                f"outcome={self.outcome!r})")
+                f"outcome={self.outcome!r}{', body dropped' if self.body_dropped else ''})")
 
 
 class _Snapshot(tuple):
@@ -63,11 +75,21 @@ class _Snapshot(tuple):
 class RequestHistory:
     """Bounded journal of requests, newest last. Thread-safe."""
 
-    def __init__(self, limit: int = 10_000):
+    def __init__(self, limit: int = 10_000, budget: Any = None):
         self._entries: deque = deque(maxlen=limit if limit and limit > 0 else None)
+        self._budget = budget if budget is not None and budget.limit else None
+        self._lock = threading.Lock()
 
     def record(self, entry: RecordedRequest) -> None:
-        self._entries.append(entry)
+        budget = self._budget
+        if budget is None:
+            self._entries.append(entry)
+            return
+        with self._lock:  # which entry the count limit pushes out, and its bytes back to the budget
+            if len(self._entries) == self._entries.maxlen:
+                budget.release(self._entries[0])
+            self._entries.append(entry)
+        budget.keep(entry, entry.body, entry._headers)
 
     def count(self) -> int:
         return len(self._entries)
@@ -94,7 +116,12 @@ class RequestHistory:
         return _Snapshot(self._entries)
 
     def clear(self) -> None:
-        self._entries.clear()
+        with self._lock:
+            entries = tuple(self._entries)
+            self._entries.clear()
+        if self._budget is not None:
+            for entry in entries:
+                self._budget.release(entry)
 
     def __iter__(self) -> Iterator[RecordedRequest]:
         return iter(tuple(self._entries))

@@ -24,6 +24,7 @@ from http.server import ThreadingHTTPServer
 from typing import Any, Coroutine, Generator, Optional, Union
 
 from . import formats
+from .budget import ByteBudget
 from .builder import RuleBuilder
 from .chaos import Counter
 from .config import MockServerOptions
@@ -151,10 +152,11 @@ class MockServer(RuleBuilder):
     """A mock LLM API server answering from rules. Use `with MockServer() as server:`."""
 
     def __init__(self, options: Optional[MockServerOptions] = None, **overrides: Any):
-        super().__init__(RuleEngine())
         self.options = replace(options or MockServerOptions(), **overrides)
+        self.budget = ByteBudget(self.options.history_max_bytes)  # history and replay memory, together
+        super().__init__(RuleEngine(self.budget))
         self.log = Logger(self.options.log_level)
-        self.history = RequestHistory(self.options.history_limit)
+        self.history = RequestHistory(self.options.history_limit, self.budget)
         self.chaos_counter = Counter()
         self._jitter = random.Random(self.options.jitter_seed)
         self._httpd: Optional[_HTTPServer] = None

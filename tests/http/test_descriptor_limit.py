@@ -24,7 +24,8 @@ time.sleep(60)
 
 
 def cpu_seconds(pid: int) -> float:
-    fields = open(f"/proc/{pid}/stat").read().rsplit(")", 1)[1].split()
+    with open(f"/proc/{pid}/stat") as stat:
+        fields = stat.read().rsplit(")", 1)[1].split()
     return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
@@ -39,7 +40,7 @@ def ask(port: int) -> bytes:
 
 @pytest.mark.skipif(not os.path.exists("/proc/self/stat"), reason="reads CPU time from /proc")
 def test_the_accept_loop_backs_off_at_the_descriptor_limit_and_recovers():
-    stderr = tempfile.TemporaryFile(mode="w+")
+    stderr = tempfile.TemporaryFile(mode="w+")  # noqa: SIM115  (read after the process ends)
     process = subprocess.Popen([sys.executable, "-c", SERVER, "40"], stdout=subprocess.PIPE, stderr=stderr,
                                text=True, env=dict(os.environ, PYTHONPATH=ROOT, NO_COLOR="1"))
     idle = []
