@@ -53,6 +53,7 @@ class MockServerOptions:
     history_limit: int = 10_000
     history_max_bytes: int = 64 * 1024 * 1024
     max_body_size: int = 32 * 1024 * 1024
+    max_head_size: int = 64 * 1024
     timeout: float = 60.0
     chaos: Optional[Chaos] = None
     jitter_seed: int = 0
@@ -146,6 +147,7 @@ RULES: dict = {
     "history_limit": (_whole(), "a whole number of requests, 0 or more (0: no limit)"),
     "history_max_bytes": (_whole(), "a whole number of bytes, 0 or more (0: no limit)"),
     "max_body_size": (_whole(1), "a whole number of bytes, 1 or more"),
+    "max_head_size": (_whole(1024), "a whole number of bytes, 1024 or more"),
     "timeout": (_number(), "a number of seconds, 0 or more (0: no timeout)"),
     "chaos": (lambda v: v is None or isinstance(v, Chaos), "a chaos object {seed, errorRate, errorStatuses, "
                                                            "faults, retryAfter}"),

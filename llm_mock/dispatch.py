@@ -213,13 +213,18 @@ def _stream(app: Any, out: Responder, adapter: FormatAdapter, request: Any, comp
 # -- helpers ---------------------------------------------------------------------------------
 def _read_body(conn: Any, limit: int) -> bytes:
     try:
-        return read_body(conn.rfile, conn.headers, limit)
+        return read_body(conn.rfile, conn.headers, limit, getattr(conn, "send_continue", None))
     except HeadError as bad:
         raise Rejected(bad.status, bad.message, close=True) from None
 
 
 def _drain(conn: Any, app: Any) -> None:
-    """Read and drop the body of a request that will not be served, keeping the connection usable."""
+    """Read and drop the body of a request that will not be served, keeping the connection usable.
+    A client waiting for `100 Continue` sends no body: it gets the answer, and the connection closes
+    (the body might still come)."""
+    if getattr(conn, "expect_continue", False):
+        conn.close_connection = True
+        return
     try:
         _read_body(conn, app.options.max_body_size)
     except Rejected:

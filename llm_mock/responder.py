@@ -14,7 +14,7 @@ from typing import Any, Optional
 
 from .framing import dumps
 from .history import RecordedRequest
-from .http_response import LAST_CHUNK, chunk, response_head
+from .http_response import CLOSE_DELIMITED, LAST_CHUNK, chunk, response_head
 from .replies import ErrorReply
 
 JSON_TYPE = ("content-type", "application/json")
@@ -44,6 +44,8 @@ class Responder:
         self.publish(status, outcome)
         if self.connection.close_connection:
             headers = [*headers, ("connection", "close")]
+        elif self.connection.request_version == "HTTP/1.0":  # kept open: an HTTP/1.0 client must be told
+            headers = [*headers, ("connection", "keep-alive")]
         head = response_head(status, headers, len(body))
         self.connection.wfile.write(head if self.head_only else head + body)
 
@@ -58,14 +60,23 @@ class Responder:
         self.send_json(error.status, adapter.render_error(error, request_id), extra, outcome)
 
     def stream(self, headers: list, frames: list, offsets: Optional[list], complete: bool, pacer: Any) -> None:
-        """A chunked body of `frames` (bytes), each at its offset (seconds) or all at once."""
-        head = response_head(200, headers)
-        last = LAST_CHUNK if complete else b""
-        if offsets is None:  # unpaced: the whole response, one chunk, one write
-            body = b"".join(frames)
-            self.connection.wfile.write(head + (chunk(body) if body else b"") + last)
+        """A chunked body of `frames` (bytes), each at its offset (seconds) or all at once. An HTTP/1.0
+        client cannot read chunked encoding: it gets the frames as they are, and the end of the body
+        is the end of the connection."""
+        if self.connection.request_version == "HTTP/1.0":
+            self.connection.close_connection = True
+            head = response_head(200, [*headers, ("connection", "close")], CLOSE_DELIMITED)
+            wrap, last = (lambda frame: frame), b""
         else:
-            pacer.send(self.connection.connection, head, [chunk(frame) for frame in frames], offsets, last)
+            head = response_head(200, headers)
+            wrap, last = chunk, LAST_CHUNK if complete else b""
+        if self.head_only:
+            self.connection.wfile.write(head)
+        elif offsets is None:  # unpaced: the whole response, one chunk, one write
+            body = b"".join(frames)
+            self.connection.wfile.write(head + (wrap(body) if body else b"") + last)
+        else:
+            pacer.send(self.connection.connection, head, [wrap(frame) for frame in frames], offsets, last)
 
     def end_connection(self, how: str, data: bytes = b"", stall_ms: float = 0) -> None:
         """Finish a faulty answer: `close`, `reset` (a TCP RST), or `stall` then close."""
