@@ -73,6 +73,8 @@ def _parser() -> argparse.ArgumentParser:
            help="reload the rules when their files change")
     option("--log-level", choices=list(LEVELS), metavar="LEVEL",
            help="none, error, warning, info, debug or all (default: only the server's own problems)")
+    option("--cors", action=argparse.BooleanOptionalAction, default=None,
+           help="let browser pages on other origins call the server (CORS headers; default off)")
     setup = commands.add_parser("init", help="write a demo config.json and rules.json5",
                                 description="Write config.json and rules.json5 (15 commented demo rules); "
                                             "rules.json, without the comments, where json5 is not installed.")
@@ -150,7 +152,7 @@ def server_options(args) -> MockServerOptions:
             options = MockServerOptions()
         given = {"port": args.port, "host": args.host, "rules": args.rules, "default_latency": args.latency,
                  "default_chunk_size": args.chunk_size, "fallback": args.fallback, "watch": args.watch,
-                 "log_level": args.log_level}
+                 "log_level": args.log_level, "cors": args.cors}
         options = replace(options, **{key: value for key, value in given.items() if value is not None})
         if args.watch and not options.rules:
             raise CliError("--watch needs rules to watch: -r PATH, or `rules` in config.json")

@@ -57,6 +57,7 @@ class MockServerOptions:
     timeout: float = 60.0
     chaos: Optional[Chaos] = None
     jitter_seed: int = 0
+    cors: bool = False
 
     def __post_init__(self) -> None:
         check(self, "MockServerOptions")
@@ -152,6 +153,7 @@ RULES: dict = {
     "chaos": (lambda v: v is None or isinstance(v, Chaos), "a chaos object {seed, errorRate, errorStatuses, "
                                                            "faults, retryAfter}"),
     "jitter_seed": (_whole(), "a whole number, 0 or more"),
+    "cors": (lambda v: isinstance(v, bool), "true or false"),
 }
 
 

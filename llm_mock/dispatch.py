@@ -17,6 +17,7 @@ from typing import Any, Optional
 from urllib.parse import parse_qsl
 
 from . import formats
+from .cors import preflight_headers, response_headers
 from .engine import RuleError
 from .faults import CONNECTION_END, apply_fault
 from .formats.base import Answer, Call, FormatAdapter, json_body
@@ -58,7 +59,8 @@ def serve(conn: Any, method: str) -> None:
     request_id = adapter.new_request_id()
     entry = RecordedRequest(adapter.name if completion_route else None, method, target, conn.headers.pairs, b"",
                             None, 0, time.time(), 0, "ok", None, _reparse)
-    out = Responder(conn, entry, app.history, head_only=method == "HEAD")
+    cors = app.options.cors and "origin" in headers
+    out = Responder(conn, entry, app.history, method == "HEAD", response_headers(headers) if cors else ())
     request, resolution = None, None
     try:
         if match is None:
@@ -76,7 +78,7 @@ def serve(conn: Any, method: str) -> None:
         else:
             _send_answer(out, adapter, match.route.handler(call, adapter), request_id)
     except _Options as options:
-        out.send(204, options.headers, b"")
+        out.send(204, options.headers + (preflight_headers(headers, options.allowed) if cors else []), b"")
     except Rejected as rejected:
         if rejected.close:
             conn.close_connection = True
@@ -124,7 +126,8 @@ def _unrouted(table: Any, method: str, path: str, target: str) -> None:
 class _Options(Rejected):
     def __init__(self, allowed: list):
         super().__init__(204, "")
-        self.headers = [("allow", ", ".join([*allowed, "OPTIONS"]))]
+        self.allowed = [*allowed, "OPTIONS"]
+        self.headers = [("allow", ", ".join(self.allowed))]
 
 
 def _send_answer(out: Responder, adapter: FormatAdapter, result: Any, request_id: str) -> None:

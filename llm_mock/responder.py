@@ -10,6 +10,7 @@ import select
 import socket
 import struct
 import time
+from collections.abc import Sequence
 from typing import Any, Optional
 
 from .framing import dumps
@@ -25,11 +26,13 @@ CLIENT_GONE = (BrokenPipeError, ConnectionResetError, ConnectionAbortedError, so
 class Responder:
     """Answers one request on `connection`, recording `entry` in `history` first."""
 
-    def __init__(self, connection: Any, entry: RecordedRequest, history: Any, head_only: bool = False):
+    def __init__(self, connection: Any, entry: RecordedRequest, history: Any, head_only: bool = False,
+                 extra_headers: Sequence[tuple] = ()):
         self.connection = connection
         self.entry = entry
         self.history = history
         self.head_only = head_only  # HEAD: the head a GET would get, no body
+        self.extra_headers = list(extra_headers)  # on every answer (CORS)
         self.published = False
 
     def publish(self, status: int, outcome: str) -> None:
@@ -42,6 +45,8 @@ class Responder:
     def send(self, status: int, headers: list, body: bytes, outcome: str = "ok") -> None:
         """A whole answer with a `Content-Length` body, in one write."""
         self.publish(status, outcome)
+        if self.extra_headers:
+            headers = [*headers, *self.extra_headers]
         if self.connection.close_connection:
             headers = [*headers, ("connection", "close")]
         elif self.connection.request_version == "HTTP/1.0":  # kept open: an HTTP/1.0 client must be told
@@ -63,6 +68,8 @@ class Responder:
         """A chunked body of `frames` (bytes), each at its offset (seconds) or all at once. An HTTP/1.0
         client cannot read chunked encoding: it gets the frames as they are, and the end of the body
         is the end of the connection."""
+        if self.extra_headers:
+            headers = [*headers, *self.extra_headers]
         if self.connection.request_version == "HTTP/1.0":
             self.connection.close_connection = True
             head = response_head(200, [*headers, ("connection", "close")], CLOSE_DELIMITED)
