@@ -47,6 +47,7 @@ class MockServerOptions:
     fallback: Any = None
     rules: Optional[str] = None
     watch: bool = False
+    watch_settle_ms: float = 200
     default_ttft: Optional[float] = None
     default_tokens_per_second: Optional[float] = None
     default_jitter: Optional[float] = None
@@ -142,6 +143,7 @@ RULES: dict = {
     "default_chunk_size": (_whole(), "a whole number of characters, 0 or more (0: the whole text)"),
     "rules": (lambda v: v is None or (isinstance(v, str) and bool(v)), "a path to a rule file or directory"),
     "watch": (lambda v: isinstance(v, bool), "true or false"),
+    "watch_settle_ms": (_number(), "a number of milliseconds, 0 or more"),
     "default_ttft": (_optional(_number()), "a number of milliseconds, 0 or more, or null"),
     "default_tokens_per_second": (_optional(_number(True)), "a positive number, or null"),
     "default_jitter": (_optional(_number()), "a number of milliseconds, 0 or more, or null"),

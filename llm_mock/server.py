@@ -327,7 +327,8 @@ class MockServer(RuleBuilder):
         if watch_path:
             from .watch import Watcher
 
-            self._watcher = Watcher(watch_path, lambda: self.reload(watch_path), self.log).start()
+            self._watcher = Watcher(watch_path, lambda: self.reload(watch_path), self.log,
+                                    settle=self.options.watch_settle_ms / 1000).start()
         self._signals: dict = {}
         if threading.current_thread() is threading.main_thread():
             for sig in (signal.SIGINT, signal.SIGTERM):
