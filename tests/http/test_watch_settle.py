@@ -23,7 +23,8 @@ RULES = 200
 
 def py_rules(version: int) -> list:
     lines = ["from llm_mock import ReplyObject", "", "rules = ["]
-    lines += [f'    {{"when": "topic {n} ", "reply": ReplyObject(text="v{version} answer {n}")}},' for n in range(RULES)]
+    lines += [f'    {{"when": "topic {n} ", "reply": ReplyObject(text="v{version} answer {n}")}},'
+              for n in range(RULES)]
     return [*lines, "]", ""]
 
 
@@ -109,7 +110,7 @@ def test_a_directory_reloads_once_every_changed_file_holds_still(tmp_path):
         (tmp_path / "a.json").write_text('[{"when": "a", "reply": "a2"}]')
         for n in range(5):  # b keeps changing for a while after a is done
             time.sleep(0.1)
-            (tmp_path / "b.json").write_text('[{"when": "b", "reply": "b%d"}]' % (n + 2))
+            (tmp_path / "b.json").write_text(f'[{{"when": "b", "reply": "b{n + 2}"}}]')
         last_write = time.monotonic()
         assert wait_for(lambda: loads)
         time.sleep(0.2)
