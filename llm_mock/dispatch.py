@@ -240,7 +240,7 @@ def _log(app: Any, method: str, target: str, request: Any, entry: RecordedReques
     said = shorten(request.last_message) if request is not None else ""
     ms = (time.monotonic() - started) * 1000
     rule = entry.rule or ("fallback" if entry.outcome == "ok" else entry.outcome)
-    app.log.info(f'{method} {target} [{kind}] "{said}" -> {rule} {entry.status} ({ms:.0f}ms)')
+    app.log.info(f'{method} {shorten(target, 120)} [{kind}] "{said}" -> {rule} {entry.status} ({ms:.0f}ms)')
     if request is not None and app.log.enabled("debug"):
         app.log.debug(f"  request: {describe_request(request)}")
         if resolution is not None:

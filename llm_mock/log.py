@@ -1,4 +1,9 @@
-"""Levelled logging to stderr: none < error < warning < info < debug < all. Colour only on a terminal."""
+"""Levelled logging to stderr: none < error < warning < info < debug < all. Colour only on a terminal.
+
+Log lines carry what clients send (paths, messages, model names), so every line is made safe for a
+terminal: control characters (ESC, BEL, CR …, C1) and bidirectional overrides are written as escapes
+(`\x1b`), and each line is cut at `MAX_LINE` characters (except the full bodies `all` logs). The
+request's own fields are shortened where they are written (`shorten`)."""
 from __future__ import annotations
 
 import os
@@ -8,6 +13,9 @@ import time
 from typing import Optional
 
 LEVELS = {"none": 0, "error": 1, "warning": 2, "info": 3, "debug": 4, "all": 5}
+MAX_LINE = 2000
+_ESCAPES = {code: f"\\x{code:02x}" for code in (*range(0x20), 0x7F, *range(0x80, 0xA0)) if code not in (0x09, 0x0A)}
+_ESCAPES.update({code: f"\\u{code:04x}" for code in (0x200E, 0x200F, *range(0x202A, 0x202F), *range(0x2066, 0x206A))})
 _STYLE = {"error": ("\x1b[1;31m", "✗ ERROR"), "warning": ("\x1b[1;33m", "! WARN "),
           "info": ("\x1b[36m", "● INFO "), "debug": ("\x1b[2m", "· DEBUG")}
 
@@ -34,9 +42,12 @@ class Logger:
         if not self.silent:
             self._write(level, message, force=True)
 
-    def _write(self, level: str, message: str, force: bool = False) -> None:
+    def _write(self, level: str, message: str, force: bool = False, whole: bool = False) -> None:
         if self.priority < LEVELS[level] and not force:
             return
+        message = printable(message)
+        if not whole and len(message) > MAX_LINE:
+            message = "\n".join(cut(line, MAX_LINE) for line in message.split("\n"))
         stream = self.stream or sys.stderr
         colour, label = _STYLE[level]
         stamp = time.strftime("%H:%M:%S", time.localtime()) + f".{int(time.time() * 1000) % 1000:03d}"
@@ -62,23 +73,33 @@ class Logger:
         self._write("debug", message)
 
 
+def printable(text: str) -> str:
+    """`text` with control characters and bidirectional overrides escaped (newlines and tabs kept)."""
+    return text.translate(_ESCAPES)
+
+
+def cut(text: str, limit: int) -> str:
+    return text if len(text) <= limit else f"{text[:limit]}… ({len(text) - limit} more characters)"
+
+
 def shorten(text: str, limit: int = 60) -> str:
-    text = " ".join(text.split())
+    """One line of at most `limit` characters: whitespace runs (newlines too) become one space."""
+    text = " ".join(str(text).split())
     return text if len(text) <= limit else text[: limit - 1] + "…"
 
 
 def describe_request(request) -> str:
     """The normalised request on one line, for debug logs."""
-    parts = [f"format={request.format} model={request.model} stream={request.stream} "
+    parts = [f"format={request.format} model={shorten(request.model, 60)} stream={request.stream} "
              f"messages={len(request.messages)}", f'last="{shorten(request.last_message)}"']
     if request.system_message:
         parts.append(f'system="{shorten(request.system_message, 40)}"')
     if request.tool_names:
-        parts.append(f"tools={','.join(request.tool_names)}")
+        parts.append(f"tools={shorten(','.join(request.tool_names), 200)}")
     if request.server_tool_types:
-        parts.append(f"server_tools={','.join(request.server_tool_types)}")
+        parts.append(f"server_tools={shorten(','.join(request.server_tool_types), 100)}")
     if request.last_tool_call_id:
-        parts.append(f"tool_result={request.last_tool_call_id}")
+        parts.append(f"tool_result={shorten(request.last_tool_call_id, 60)}")
     return " ".join(parts)
 
 
