@@ -61,6 +61,7 @@ def serve(conn: Any, method: str) -> None:
                             None, 0, time.time(), 0, "ok", None, _reparse)
     cors = app.options.cors and "origin" in headers
     out = Responder(conn, entry, app.history, method == "HEAD", response_headers(headers) if cors else ())
+    out.capture = app.log.enabled("all")  # the full bodies go to the log
     request, resolution = None, None
     try:
         if match is None:
@@ -108,6 +109,8 @@ def serve(conn: Any, method: str) -> None:
     entry.duration_ms = (time.monotonic() - started) * 1000
     if app.log.enabled("info"):
         _log(app, method, target, request, entry, started, resolution)
+        if out.capture:
+            app.log.bodies(entry.body, out.sent)
 
 
 def _unrouted(table: Any, method: str, path: str, target: str) -> None:

@@ -17,7 +17,7 @@ MAX_LINE = 2000
 _ESCAPES = {code: f"\\x{code:02x}" for code in (*range(0x20), 0x7F, *range(0x80, 0xA0)) if code not in (0x09, 0x0A)}
 _ESCAPES.update({code: f"\\u{code:04x}" for code in (0x200E, 0x200F, *range(0x202A, 0x202F), *range(0x2066, 0x206A))})
 _STYLE = {"error": ("\x1b[1;31m", "✗ ERROR"), "warning": ("\x1b[1;33m", "! WARN "),
-          "info": ("\x1b[36m", "● INFO "), "debug": ("\x1b[2m", "· DEBUG")}
+          "info": ("\x1b[36m", "● INFO "), "debug": ("\x1b[2m", "· DEBUG"), "all": ("\x1b[2m", "· ALL  ")}
 
 
 class Logger:
@@ -71,6 +71,13 @@ class Logger:
 
     def debug(self, message: str) -> None:
         self._write("debug", message)
+
+    def bodies(self, request: Optional[bytes], response: Optional[bytes]) -> None:
+        """Level `all`: a request's body and its answer's, whole (control characters escaped)."""
+        if request:
+            self._write("all", f"  request body: {request.decode('utf-8', 'replace')}", whole=True)
+        if response is not None:
+            self._write("all", f"  response body: {response.decode('utf-8', 'replace')}", whole=True)
 
 
 def printable(text: str) -> str:

@@ -34,6 +34,8 @@ class Responder:
         self.head_only = head_only  # HEAD: the head a GET would get, no body
         self.extra_headers = list(extra_headers)  # on every answer (CORS)
         self.published = False
+        self.capture = False  # keep what the body was, in `sent` (log level `all`)
+        self.sent: Optional[bytes] = None
 
     def publish(self, status: int, outcome: str) -> None:
         """Record the request (once) with this status and outcome; later calls only update them."""
@@ -52,6 +54,8 @@ class Responder:
         elif self.connection.request_version == "HTTP/1.0":  # kept open: an HTTP/1.0 client must be told
             headers = [*headers, ("connection", "keep-alive")]
         head = response_head(status, headers, len(body))
+        if self.capture:
+            self.sent = body
         self.connection.wfile.write(head if self.head_only else head + body)
 
     def send_json(self, status: int, value: Any, headers: list, outcome: str = "ok") -> None:
@@ -77,6 +81,8 @@ class Responder:
         else:
             head = response_head(200, headers)
             wrap, last = chunk, LAST_CHUNK if complete else b""
+        if self.capture:
+            self.sent = b"".join(frames)
         if self.head_only:
             self.connection.wfile.write(head)
         elif offsets is None:  # unpaced: the whole response, one chunk, one write
