@@ -6,6 +6,7 @@ never a traceback.
 from __future__ import annotations
 
 import argparse
+import ipaddress
 import os
 import shlex
 import shutil
@@ -128,6 +129,9 @@ def start(args) -> int:
         except OSError as exc:
             raise CliError(f"cannot listen on {options.host}:{options.port}: {exc.strerror or exc}") from None
         print(banner(server, watch is not None), flush=True)
+        warning = exposure(server)
+        if warning:
+            print(f"{PROG}: warning: {warning}", file=sys.stderr, flush=True)
         server.run_until_shutdown(watch)
     except KeyboardInterrupt:  # Ctrl+C or SIGTERM before run_until_shutdown took over: still a clean stop
         server.stop()
@@ -166,7 +170,7 @@ def banner(server: MockServer, watching: bool) -> str:
     """What `start` prints once listening: the URL (with the real port), the rules, the endpoints."""
     o = server.options
     rules = f"{server.rule_count} loaded from {o.rules}" if o.rules else "none (every request gets the fallback)"
-    lines = [f"llm_mock {__version__} listening on {server.url}",
+    lines = [f"llm_mock {__version__} listening on {_listening(server)}",
              f"  Rules      {rules}{', watching for changes' if watching else ''}",
              f"  Endpoints  POST {', '.join(formats.completion_paths())}"]
     if o.default_latency or o.default_chunk_size:
@@ -176,6 +180,34 @@ def banner(server: MockServer, watching: bool) -> str:
               f'  Anthropic  base_url="{server.url}"',
               "  Ctrl+C to stop"]
     return "\n".join(lines)
+
+
+def _listening(server: MockServer) -> str:
+    """The address bound, and a URL a client on this machine can use when that is another one."""
+    host, port = server.bound_address
+    bound = f"http://{f'[{host}]' if ':' in host else host}:{port}"
+    if bound == server.url or not _is_ip(host) or ipaddress.ip_address(host).is_loopback:
+        return bound
+    wildcard = ipaddress.ip_address(host).is_unspecified
+    return f"{bound} ({'all interfaces; ' if wildcard else ''}on this machine: {server.url})"
+
+
+def exposure(server: MockServer) -> Optional[str]:
+    """One line of warning when the server is reachable from other machines (a non-loopback bind)."""
+    host, port = server.bound_address
+    if _is_ip(host) and ipaddress.ip_address(host).is_loopback:
+        return None
+    where = "every network interface" if _is_ip(host) and ipaddress.ip_address(host).is_unspecified else host
+    return (f"listening on {where} (port {port}): anyone who can reach this machine can use the server, with any "
+            "API key; use --host 127.0.0.1 to keep it local")
+
+
+def _is_ip(text: str) -> bool:
+    try:
+        ipaddress.ip_address(text.split("%", 1)[0])
+    except ValueError:
+        return False
+    return True
 
 
 # -- init -----------------------------------------------------------------------------------------
