@@ -71,7 +71,7 @@ def test_a_failing_renderer_is_a_500_and_an_error_line(monkeypatch, level):
 
 @pytest.mark.parametrize("level", LEVELS)
 def test_a_connection_closed_by_a_failure_before_dispatch_is_logged(monkeypatch, level):
-    def broken(rfile):
+    def broken(*args):
         raise KeyError("state")
 
     monkeypatch.setattr("llm_mock.connection.read_headers", broken)
