@@ -152,7 +152,7 @@ def _pattern(value: Any, where: str) -> Any:
     return _safe(compiled, where)
 
 
-def _safe(pattern: "re.Pattern[str]", where: str) -> "re.Pattern[str]":
+def _safe(pattern: re.Pattern[str], where: str) -> re.Pattern[str]:
     problem = regex_safety.problem(pattern)
     if problem is not None:
         raise Invalid(where, problem)
