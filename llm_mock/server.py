@@ -95,14 +95,6 @@ class _HTTPServer(ThreadingHTTPServer):
             (self._connections.add if alive else self._connections.discard)(connection)
 
     @property
-    def bound_address(self) -> tuple:
-        """(address, port) the listening socket is bound to, as the system reports it (`0.0.0.0` for
-        every IPv4 interface), unlike `url`, which names an address a local client can use."""
-        if self._httpd is None:
-            raise RuntimeError("Server is not running. Call start() first.")
-        return str(self._httpd.server_address[0]), int(self._httpd.server_address[1])
-
-    @property
     def open_connections(self) -> int:
         return len(self._connections)
 
