@@ -25,9 +25,8 @@ class Holder(Protocol):
 class _Piece:
     __slots__ = ("value", "size", "holders")
 
-    def __init__(self, value: Any, size: int):
-        self.value, self.size = value, size
-        self.holders: set = set()
+    def __init__(self, value: Any, size: int, holder: Any):
+        self.value, self.size, self.holders = value, size, [holder]
 
 
 class ByteBudget:
@@ -45,23 +44,30 @@ class ByteBudget:
         pieces are dropped, and their holders let go of everything they keep."""
         if not self.limit:
             return
+        pieces = self._pieces
         with self._lock:
-            ids = self._held.setdefault(holder, set())
+            ids = self._held.get(holder)
+            if ids is None:
+                ids = self._held[holder] = []
             for value in values:
                 if not value:
                     continue
-                piece = self._pieces.get(id(value))
+                key = id(value)
+                piece = pieces.get(key)
                 if piece is None or piece.value is not value:
-                    piece = self._pieces[id(value)] = _Piece(value, len(value))
-                    self.total += piece.size
-                piece.holders.add(holder)
-                ids.add(id(value))
-            dropped: set = set()
-            while self.total > self.limit and self._pieces:
-                _, piece = self._pieces.popitem(last=False)
+                    pieces[key] = _Piece(value, len(value), holder)
+                    self.total += len(value)
+                elif holder not in piece.holders:
+                    piece.holders.append(holder)
+                ids.append(key)
+            if self.total <= self.limit:
+                return
+            dropped: list = []
+            while self.total > self.limit and pieces:
+                _, piece = pieces.popitem(last=False)
                 self.total -= piece.size
-                dropped.update(piece.holders)
                 for other in piece.holders:
+                    dropped.append(other)
                     self._release(other)
         for other in dropped:
             other.drop_kept()
@@ -76,9 +82,9 @@ class ByteBudget:
     def _release(self, holder: Holder) -> None:
         for key in self._held.pop(holder, ()):
             piece = self._pieces.get(key)
-            if piece is None:
+            if piece is None or holder not in piece.holders:
                 continue
-            piece.holders.discard(holder)
+            piece.holders.remove(holder)
             if not piece.holders:
                 del self._pieces[key]
                 self.total -= piece.size
