@@ -22,12 +22,12 @@ class RecordedRequest:
         self._headers = "\n".join(f"{name}:{value}" for name, value in headers)  # one string, not 2n+1 objects
         self.body, self.rule, self.status, self.timestamp = body, rule, status, timestamp
         self.duration_ms, self.outcome, self._request, self._parse = duration_ms, outcome, request, parse
-        self.body_dropped = False  # True once the byte budget took the body and headers back
+        self.body_dropped = False  # True once the byte budget took the body back
 
     def drop_kept(self) -> None:
-        """Let go of the body and headers (the byte budget is spent; the oldest go first). Status, rule,
-        outcome and timing stay; `body_dropped` says why `body` is empty."""
-        self.body, self._headers, self._request, self._parse = b"", "", None, None
+        """Let go of the body (the byte budget is spent; the oldest go first). Status, rule, outcome,
+        timing and headers stay; `body_dropped` says why `body` is empty."""
+        self.body, self._request, self._parse = b"", None, None
         self.body_dropped = True
 
     @property
@@ -87,9 +87,9 @@ class RequestHistory:
             return
         with self._lock:  # which entry the count limit pushes out, and its bytes back to the budget
             if len(self._entries) == self._entries.maxlen:
-                budget.release(self._entries[0])
+                budget.release(self._entries[0], self._entries[0].body)
             self._entries.append(entry)
-        budget.keep(entry, entry.body, entry._headers)
+        budget.keep(entry, entry.body)
 
     def count(self) -> int:
         return len(self._entries)
@@ -121,7 +121,7 @@ class RequestHistory:
             self._entries.clear()
         if self._budget is not None:
             for entry in entries:
-                self._budget.release(entry)
+                self._budget.release(entry, entry.body)
 
     def __iter__(self) -> Iterator[RecordedRequest]:
         return iter(tuple(self._entries))

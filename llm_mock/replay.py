@@ -61,7 +61,7 @@ class ReplayMemory:
 
     def _let_go(self, record: Optional[_Record]) -> None:
         if record is not None and self.budget is not None:
-            self.budget.release(record)
+            self.budget.release(record, record.key[1])
 
     def _forget_record(self, record: _Record) -> None:
         with self._lock:

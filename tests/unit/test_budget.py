@@ -16,13 +16,13 @@ class Holder:
         self.dropped += 1
 
 
-def test_oldest_pieces_go_first_and_their_holders_let_go_of_everything():
+def test_the_oldest_bodies_go_first_and_their_holders_are_told():
     budget = ByteBudget(100)
     a, b, c = Holder("a"), Holder("b"), Holder("c")
-    budget.keep(a, b"x" * 40, "h" * 10)
+    budget.keep(a, b"x" * 40)
     budget.keep(b, b"y" * 40)
-    assert budget.total == 90 and not a.dropped
-    budget.keep(c, b"z" * 30)  # 120 > 100: a's body goes, and with it a's headers
+    assert budget.total == 80 and not a.dropped
+    budget.keep(c, b"z" * 30)  # 110 > 100: a's body goes
     assert (a.dropped, b.dropped, c.dropped) == (1, 0, 0)
     assert budget.total == 70
 
@@ -34,9 +34,11 @@ def test_a_piece_held_twice_counts_once_and_stays_while_one_holder_keeps_it():
     budget.keep(first, body)
     budget.keep(second, body)
     assert budget.total == 300
-    budget.release(first)
+    budget.release(first, body)
     assert budget.total == 300
-    budget.release(second)
+    budget.release(second, body)
+    assert budget.total == 0
+    budget.release(second, body)  # twice: nothing more
     assert budget.total == 0
 
 
@@ -45,7 +47,7 @@ def test_dropping_a_shared_piece_drops_it_for_every_holder():
     body = b"q" * 300
     entry, record = Holder("history"), Holder("replay")
     budget.keep(record, body)
-    budget.keep(entry, body, "headers")
+    budget.keep(entry, body)
     budget.keep(Holder("new"), b"n" * 300)
     assert (entry.dropped, record.dropped) == (1, 1)
     assert budget.total == 300
@@ -81,7 +83,7 @@ def test_history_entries_say_their_body_was_dropped():
     assert len(kept) == 3 and [e.body[:1] for e in kept] == [b"H", b"I", b"J"]
     assert dropped == list(history)[:7]  # the oldest first
     old = dropped[0]
-    assert old.body == b"" and old.headers == {} and old.request is None
+    assert old.body == b"" and old.request is None and old.headers == {"content-type": "application/json"}
     assert (old.status, old.rule, old.duration_ms, old.outcome) == (200, "rule", 1.0, "ok")
     assert "body dropped" in repr(old)
     try:
@@ -99,8 +101,7 @@ def test_count_eviction_and_clear_give_the_bytes_back():
     for n in range(10):
         history.record(entry(b"%d" % n * 1000))
     assert len(history) == 3
-    headers = len("content-type:application/json")
-    assert budget.total == 3 * (1000 + headers)
+    assert budget.total == 3 * 1000
     history.clear()
     assert budget.total == 0
 
@@ -138,6 +139,6 @@ def test_many_threads_keep_the_total_exact():
         thread.start()
     for thread in threads:
         thread.join()
-    kept = {id(e.body): len(e.body) + len(e._headers) for e in history if not e.body_dropped}
+    kept = {id(e.body): len(e.body) for e in history if not e.body_dropped}
     assert budget.total <= 50_000
     assert budget.total >= sum(kept.values()) > 0
