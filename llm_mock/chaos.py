@@ -22,13 +22,27 @@ class Chaos:
     retry_after: Optional[float] = None
 
     def __post_init__(self):
+        if self.seed is not None and (isinstance(self.seed, bool) or not isinstance(self.seed, (int, str))):
+            raise ValueError(f"chaos seed must be an integer or a string, not {self.seed!r}")
+        if not isinstance(self.faults, dict):
+            raise ValueError(f"chaos faults must map fault kinds to rates, not {self.faults!r}")
         unknown = set(self.faults) - set(FAULT_KINDS)
         if unknown:
-            raise ValueError(f"unknown fault kind(s) in chaos: {', '.join(sorted(unknown))}")
+            raise ValueError(f"unknown fault kind(s) in chaos: {', '.join(sorted(map(str, unknown)))}")
         rates = [self.error_rate, *self.faults.values()]
-        if any(not isinstance(r, (int, float)) or r < 0 for r in rates) or sum(rates) > 1:
-            raise ValueError("chaos rates must be non-negative and add up to at most 1")
+        if any(isinstance(r, bool) or not isinstance(r, (int, float)) or not 0 <= r <= 1 for r in rates) \
+                or sum(rates) > 1:
+            raise ValueError("chaos rates must be numbers from 0 to 1 that add up to at most 1")
+        if isinstance(self.error_statuses, (str, bytes)) or not hasattr(self.error_statuses, "__iter__"):
+            raise ValueError(f"chaos error_statuses must be a list of HTTP statuses, not {self.error_statuses!r}")
         self.error_statuses = tuple(self.error_statuses)
+        if not self.error_statuses or not all(
+                isinstance(s, int) and not isinstance(s, bool) and 400 <= s <= 599 for s in self.error_statuses):
+            raise ValueError(f"chaos error_statuses must be HTTP error statuses (400-599), "
+                             f"not {list(self.error_statuses)!r}")
+        if self.retry_after is not None and (isinstance(self.retry_after, bool) or
+                                             not isinstance(self.retry_after, (int, float)) or self.retry_after < 0):
+            raise ValueError(f"chaos retry_after must be a number of seconds, 0 or more, not {self.retry_after!r}")
 
     def decide(self, ordinal: int) -> tuple:
         """(ErrorReply or None, Fault or None) for the `ordinal`-th request."""

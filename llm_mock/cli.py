@@ -6,6 +6,7 @@ never a traceback.
 from __future__ import annotations
 
 import argparse
+import ipaddress
 import os
 import shlex
 import shutil
@@ -14,7 +15,7 @@ import sys
 import sysconfig
 from dataclasses import replace
 from importlib import resources
-from typing import Optional
+from typing import Any, Optional
 
 from . import formats
 from .loader import RuleFileError, check_path
@@ -74,7 +75,9 @@ def _parser() -> argparse.ArgumentParser:
     option("-w", "--watch", action=argparse.BooleanOptionalAction, default=None,
            help="reload the rules when their files change")
     option("--log-level", choices=list(LEVELS), metavar="LEVEL",
-           help="none, error, warning, info, debug or all (default none)")
+           help="none, error, warning, info, debug or all (default: only the server's own problems)")
+    option("--cors", action=argparse.BooleanOptionalAction, default=None,
+           help="let browser pages on other origins call the server (CORS headers; default off)")
     option("--admin", action=argparse.BooleanOptionalAction, default=None,
            help="the admin API under /__llm_mock/ (default on; --no-admin turns it off)")
     option("--admin-token", metavar="TOKEN",
@@ -135,9 +138,7 @@ def start(args) -> int:
             for problem in failure.problems:
                 print(f"{PROG}: error: {problem}", file=sys.stderr)
             return 1
-    watch = options.rules if options.watch and options.rules else None
-    if options.watch and not options.rules:
-        server.log.warning("--watch needs rule files (-r or `rules` in config.json); not watching")
+    watch = options.rules if options.watch else None
     previous = signal.signal(signal.SIGTERM, _interrupt)  # until run_until_shutdown installs its own
     try:
         try:
@@ -145,6 +146,9 @@ def start(args) -> int:
         except OSError as exc:
             raise CliError(f"cannot listen on {options.host}:{options.port}: {exc.strerror or exc}") from None
         print(banner(server, watch is not None), flush=True)
+        warning = exposure(server)
+        if warning:
+            print(f"{PROG}: warning: {warning}", file=sys.stderr, flush=True)
         server.run_until_shutdown(watch)
     except KeyboardInterrupt:  # Ctrl+C or SIGTERM before run_until_shutdown took over: still a clean stop
         server.stop()
@@ -161,78 +165,47 @@ def _interrupt(signum, frame):
 
 
 def server_options(args) -> MockServerOptions:
-    """config.json (if any) with the command line's options laid over it."""
+    """config.json (if any) with the command line's options laid over it, checked (`config.py`)."""
     path = args.config or "config.json"
-    if os.path.exists(path):
-        try:
+    try:
+        if os.path.exists(path):
             options = MockServerOptions.from_json_file(path)
-        except RuntimeError as exc:
-            raise CliError(str(exc)) from None
-    elif args.config:
-        raise CliError(f"config file not found: {path}")
-    else:
-        options = MockServerOptions()
-    given = {"port": args.port, "host": args.host, "rules": args.rules, "default_latency": args.latency,
-             "default_chunk_size": args.chunk_size, "fallback": args.fallback, "watch": args.watch,
-             "log_level": args.log_level, "admin": args.admin, "strict": args.strict,
-             "admin_token": args.admin_token or os.environ.get("LLM_MOCK_ADMIN_TOKEN") or None,
-             "record": args.record, "upstream": args.upstream, "replay_timing": args.replay_timing,
-             "replay": args.replay}
-    options = replace(options, **{key: value for key, value in given.items() if value is not None})
-    upstreams = {vendor: getattr(args, f"upstream_{vendor}") for vendor in VENDORS
-                 if getattr(args, f"upstream_{vendor}") is not None}
-    if upstreams:
-        options = replace(options, upstreams={**(options.upstreams if isinstance(options.upstreams, dict) else {}),
-                                              **upstreams})
-    if args.redact:
-        options = replace(options, redact=[*(options.redact if isinstance(options.redact, list) else []),
-                                           *args.redact])
-    _check(options, path)
+        elif args.config:
+            raise CliError(f"config file not found: {path}")
+        else:
+            options = MockServerOptions()
+        given = {"port": args.port, "host": args.host, "rules": args.rules, "default_latency": args.latency,
+                 "default_chunk_size": args.chunk_size, "fallback": args.fallback, "watch": args.watch,
+                 "log_level": args.log_level, "cors": args.cors, "admin": args.admin, "strict": args.strict,
+                 "admin_token": args.admin_token or os.environ.get("LLM_MOCK_ADMIN_TOKEN") or None,
+                 "record": args.record, "upstream": args.upstream, "replay_timing": _timing(args.replay_timing),
+                 "replay": args.replay}
+        options = replace(options, **{key: value for key, value in given.items() if value is not None})
+        upstreams = {vendor: getattr(args, f"upstream_{vendor}") for vendor in VENDORS
+                     if getattr(args, f"upstream_{vendor}") is not None}
+        if upstreams:
+            options = replace(options, upstreams={**options.upstreams, **upstreams})
+        if args.redact:
+            options = replace(options, redact=[*options.redact, *args.redact])
+        if args.watch and not options.rules:
+            raise CliError("--watch needs rules to watch: -r PATH, or `rules` in config.json")
+        options.check_watch(path)
+    except (RuntimeError, ValueError) as exc:
+        raise CliError(str(exc)) from None
     return options
 
 
-def _check(options: MockServerOptions, source: str) -> None:
-    """Values from config.json get the checks the command line's own options get."""
-    def bad(key, expected):
-        raise CliError(f"{source}: {key} must be {expected}, not {getattr(options, key)!r}")
-    if not _whole(options.port) or options.port > 65535:
-        bad("port", "an integer from 0 to 65535")
-    if not isinstance(options.host, str) or not options.host.strip():
-        bad("host", "an address such as 127.0.0.1")
-    if options.log_level not in LEVELS:
-        bad("log_level", f"one of {', '.join(LEVELS)}")
-    if isinstance(options.default_latency, bool) or not isinstance(options.default_latency, (int, float)) \
-            or options.default_latency < 0:
-        bad("default_latency", "a number of milliseconds, 0 or more")
-    if not _whole(options.default_chunk_size):
-        bad("default_chunk_size", "a whole number of characters, 0 or more")
-    if options.rules is not None and not isinstance(options.rules, str):
-        bad("rules", "a path")
-    if not isinstance(options.watch, bool):
-        bad("watch", "true or false")
-    for key in ("admin", "strict"):
-        if not isinstance(getattr(options, key), bool):
-            bad(key, "true or false")
-    if options.admin_token is not None and (not isinstance(options.admin_token, str) or not options.admin_token):
-        bad("admin_token", "a non-empty string")
-    for key in ("record", "upstream"):
-        if getattr(options, key) is not None and not isinstance(getattr(options, key), str):
-            bad(key, "a path" if key == "record" else "a URL")
-    if not isinstance(options.upstreams, dict) or not all(isinstance(v, str) for v in options.upstreams.values()):
-        bad("upstreams", 'an object of URLs by format, e.g. {"openai": "https://api.openai.com"}')
-    if not isinstance(options.redact, list) or not all(isinstance(v, str) for v in options.redact):
-        bad("redact", "an array of regexes")
-
-
-def _whole(value) -> bool:
-    return isinstance(value, int) and not isinstance(value, bool) and value >= 0
-
-
+def _timing(text: Optional[str]) -> Any:
+    """`--replay-timing`: `recorded`, or a speed factor given as a number."""
+    try:
+        return float(text) if text is not None and text != "recorded" else text
+    except ValueError:
+        return text
 def banner(server: MockServer, watching: bool) -> str:
     """What `start` prints once listening: the URL (with the real port), the rules, the endpoints."""
     o = server.options
     rules = f"{server.rule_count} loaded from {o.rules}" if o.rules else "none (every request gets the fallback)"
-    lines = [f"llm_mock {__version__} listening on {server.url}",
+    lines = [f"llm_mock {__version__} listening on {_listening(server)}",
              f"  Rules      {rules}{', watching for changes' if watching else ''}",
              f"  Endpoints  POST {', '.join(formats.completion_paths())}"]
     recordings = server.recordings
@@ -256,6 +229,34 @@ def banner(server: MockServer, watching: bool) -> str:
               f"  Ollama     OLLAMA_HOST={server.url}",
               "  Ctrl+C to stop"]
     return "\n".join(lines)
+
+
+def _listening(server: MockServer) -> str:
+    """The address bound, and a URL a client on this machine can use when that is another one."""
+    host, port = server.bound_address
+    bound = f"http://{f'[{host}]' if ':' in host else host}:{port}"
+    if bound == server.url or not _is_ip(host) or ipaddress.ip_address(host).is_loopback:
+        return bound
+    wildcard = ipaddress.ip_address(host).is_unspecified
+    return f"{bound} ({'all interfaces; ' if wildcard else ''}on this machine: {server.url})"
+
+
+def exposure(server: MockServer) -> Optional[str]:
+    """One line of warning when the server is reachable from other machines (a non-loopback bind)."""
+    host, port = server.bound_address
+    if _is_ip(host) and ipaddress.ip_address(host).is_loopback:
+        return None
+    where = "every network interface" if _is_ip(host) and ipaddress.ip_address(host).is_unspecified else host
+    return (f"listening on {where} (port {port}): anyone who can reach this machine can use the server, with any "
+            "API key; use --host 127.0.0.1 to keep it local")
+
+
+def _is_ip(text: str) -> bool:
+    try:
+        ipaddress.ip_address(text.split("%", 1)[0])
+    except ValueError:
+        return False
+    return True
 
 
 # -- init -----------------------------------------------------------------------------------------

@@ -11,11 +11,12 @@ import io
 import socket
 from http.server import BaseHTTPRequestHandler
 from typing import Any, Optional
+from urllib.parse import urlsplit
 
 from . import dispatch
 from .formats import by_name
 from .framing import dumps
-from .http_request import HeadError, RequestDeadline, read_headers
+from .http_request import HeadError, RequestDeadline, body_framing, read_headers
 from .http_response import response_head
 from .replies import ErrorReply
 from .responder import CLIENT_GONE
@@ -54,8 +55,11 @@ class Connection(BaseHTTPRequestHandler):
         pass
 
     def parse_request(self) -> bool:
-        """The request line and headers (`http_request`), keep-alive and `Expect: 100-continue`."""
-        self.command, self.close_connection = "", True
+        """The request line and headers (`http_request`), keep-alive, body framing and `Expect`.
+
+        `100 Continue` is not sent here: the head may already decide the answer (404, 405, 413), and
+        then the client gets that instead, without sending the body (`send_continue`)."""
+        self.command, self.close_connection, self.expect_continue = "", True, False
         self.requestline = str(self.raw_requestline, "iso-8859-1").rstrip("\r\n")
         words = self.requestline.split()
         if len(words) != 3 or not words[2].startswith("HTTP/"):
@@ -65,17 +69,27 @@ class Connection(BaseHTTPRequestHandler):
         if self.request_version not in ("HTTP/1.1", "HTTP/1.0"):
             self.send_error(505, f"HTTP version {self.request_version} is not supported; use HTTP/1.1.")
             return False
+        if self.path[:1] != "/" and self.path.partition("://")[0].lower() in ("http", "https"):
+            self.path = _origin_form(self.path)  # absolute-form, as sent to a proxy (RFC 9112 §3.2.2)
         try:
-            self.headers = read_headers(self.rfile)  # type: ignore[assignment]
+            self.headers = read_headers(self.rfile, self.server.app.options.max_head_size,  # type: ignore[assignment]
+                                        len(self.raw_requestline))
+            body_framing(self.headers)  # type: ignore[arg-type]
         except HeadError as bad:
             self.send_error(bad.status, bad.message)
             return False
         connection = self.headers.get("connection", "").lower()
         self.close_connection = "close" in connection if self.request_version == "HTTP/1.1" \
             else "keep-alive" not in connection
-        if self.headers.get("expect", "").lower() == "100-continue":
-            self.wfile.write(b"HTTP/1.1 100 Continue\r\n\r\n")
+        self.expect_continue = self.headers.get("expect", "").lower() == "100-continue" \
+            and self.request_version == "HTTP/1.1"
         return True
+
+    def send_continue(self) -> None:
+        """`100 Continue`, once, to a client that asked for it, just before its body is read."""
+        if self.expect_continue:
+            self.expect_continue = False
+            self.wfile.write(b"HTTP/1.1 100 Continue\r\n\r\n")
 
     def send_error(self, code: int, message: Optional[str] = None, explain: Optional[str] = None) -> None:
         """Malformed request lines and oversized heads, answered in OpenAI's error shape."""
@@ -107,3 +121,9 @@ class Connection(BaseHTTPRequestHandler):
 
     def do_OPTIONS(self) -> None:
         dispatch.serve(self, "OPTIONS")
+
+
+def _origin_form(target: str) -> str:
+    """`http://host:port/v1/x?y` → `/v1/x?y`."""
+    parts = urlsplit(target)
+    return (parts.path or "/") + (f"?{parts.query}" if parts.query else "")

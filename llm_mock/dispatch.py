@@ -17,6 +17,7 @@ from typing import Any, NoReturn, Optional
 from urllib.parse import parse_qsl
 
 from . import formats
+from .cors import preflight_headers, response_headers
 from .engine import RuleError
 from .faults import CONNECTION_END, apply_fault
 from .formats.base import Answer, Call, FormatAdapter, json_body
@@ -67,7 +68,10 @@ def serve(conn: Any, method: str) -> None:
     request_id = adapter.new_request_id()
     entry = RecordedRequest(adapter.name if completion_route else None, method, target, conn.headers.pairs, b"",
                             None, 0, time.time(), 0, "ok", None, _reparse)
-    out = Responder(conn, entry, app.history if adapter.journal else _UNRECORDED, head_only=method == "HEAD")
+    cors = app.options.cors and "origin" in headers
+    out = Responder(conn, entry, app.history if adapter.journal else _UNRECORDED, method == "HEAD",
+                    response_headers(headers) if cors else ())
+    out.capture = app.log.enabled("all")  # the full bodies go to the log
     request, resolution = None, None
     scope = None
     try:
@@ -97,7 +101,7 @@ def serve(conn: Any, method: str) -> None:
         else:
             _send_answer(out, adapter, handler(call, adapter), request_id)
     except _Options as options:
-        out.send(204, options.headers, b"")
+        out.send(204, options.headers + (preflight_headers(headers, options.allowed) if cors else []), b"")
     except Rejected as rejected:
         if rejected.close:
             conn.close_connection = True
@@ -113,7 +117,8 @@ def serve(conn: Any, method: str) -> None:
         conn.close_connection = True
     except Exception as exc:  # a defect of the server's own: answer 500 if nothing went out yet, and say so
         conn.close_connection = True
-        app.log.error(f"{method} {shorten(redact(target))} failed inside llm_mock: {type(exc).__name__}: {exc}")
+        app.log.problem("error", f"{method} {shorten(redact(target))} failed inside llm_mock: "
+                                 f"{type(exc).__name__}: {exc}")
         app.log.debug(traceback.format_exc())
         if not out.published:
             try:
@@ -127,6 +132,8 @@ def serve(conn: Any, method: str) -> None:
     entry.duration_ms = (time.monotonic() - started) * 1000
     if app.log.enabled("info" if adapter.journal else "debug"):
         _log(app, method, conn.path, request, entry, started, resolution)
+        if out.capture:
+            app.log.bodies(entry.body, out.sent)
 
 
 def _unrouted(table: Any, method: str, path: str, target: str) -> NoReturn:
@@ -155,7 +162,8 @@ _UNRECORDED = _Unrecorded()
 class _Options(Rejected):
     def __init__(self, allowed: list):
         super().__init__(204, "")
-        self.headers = [("allow", ", ".join([*allowed, "OPTIONS"]))]
+        self.allowed = [*allowed, "OPTIONS"]
+        self.headers = [("allow", ", ".join(self.allowed))]
 
 
 def _send_answer(out: Responder, adapter: FormatAdapter, result: Any, request_id: str) -> None:
@@ -248,13 +256,18 @@ def _stream(app: Any, out: Responder, adapter: FormatAdapter, request: Any, comp
 # -- helpers ---------------------------------------------------------------------------------
 def _read_body(conn: Any, limit: int) -> bytes:
     try:
-        return read_body(conn.rfile, conn.headers, limit)
+        return read_body(conn.rfile, conn.headers, limit, getattr(conn, "send_continue", None))
     except HeadError as bad:
         raise Rejected(bad.status, bad.message, close=True) from None
 
 
 def _drain(conn: Any, app: Any) -> None:
-    """Read and drop the body of a request that will not be served, keeping the connection usable."""
+    """Read and drop the body of a request that will not be served, keeping the connection usable.
+    A client waiting for `100 Continue` sends no body: it gets the answer, and the connection closes
+    (the body might still come)."""
+    if getattr(conn, "expect_continue", False):
+        conn.close_connection = True
+        return
     try:
         _read_body(conn, app.options.max_body_size)
     except Rejected:
@@ -269,7 +282,8 @@ def _log(app: Any, method: str, target: str, request: Any, entry: RecordedReques
     rule = entry.rule or ("fallback" if entry.outcome == "ok" else entry.outcome)
     misses = entry.near_misses
     closest = f"; closest: {misses[0]}" if misses else ""
-    app.log.info(f'{method} {redact(target)} [{kind}] "{said}" -> {rule} {entry.status} ({ms:.0f}ms){closest}')
+    app.log.info(f'{method} {shorten(redact(target), 120)} [{kind}] "{said}" -> {rule} {entry.status} '
+                 f'({ms:.0f}ms){closest}')
     if misses and app.log.enabled("debug"):
         for miss in misses:
             app.log.debug(f"  near miss: {miss}")

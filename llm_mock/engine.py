@@ -17,15 +17,15 @@ from __future__ import annotations
 import asyncio
 import itertools
 import threading
-from collections import OrderedDict, deque
+from collections import deque
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any, Optional
 
 from .replies import ReplyObject, ReplyOptions, normalise_reply
+from .retries import ReplayMemory
 
 DEFAULT_FALLBACK = "llm_mock: no rule matched this request."
-_REPLAY_CAP = 1024
 _RETIRED_CAP = 64  # used-up rules kept for near-miss reports (`times: used up (3 of 3)`)
 _rule_ids = itertools.count(1)
 
@@ -86,12 +86,12 @@ class RuleSummary:
 class RuleEngine:
     """Thread-safe ordered rules, the fallback, and the retry replay memory."""
 
-    def __init__(self) -> None:
+    def __init__(self, budget: Any = None) -> None:
         self._lock = threading.Lock()
         self._rules: tuple = ()
         self._fallback: Any = None
-        self._replays: OrderedDict = OrderedDict()
         self.retired: deque = deque(maxlen=_RETIRED_CAP)  # rules used up by requests, newest last
+        self._replays = ReplayMemory(budget)  # its bodies count against the server's byte budget
 
     # -- building -------------------------------------------------------------------------
     def add(self, rule: Rule) -> Rule:
@@ -180,22 +180,17 @@ class RuleEngine:
         retry = request.retry_count > 0
         key = (request.path, request.body) if request.body is not None else None
         if key is not None:
-            with self._lock:
-                if retry and key in self._replays:
-                    resolution = self._replays[key]
-                    return Resolution(resolution.reply, resolution.options, resolution.rule, resolution.chaos, True)
-                self._replays.pop(key, None)  # a fresh attempt: its retries must not replay an older answer
+            resolution = self._replays.get(key) if retry else None
+            if resolution is not None:
+                return Resolution(resolution.reply, resolution.options, resolution.rule, resolution.chaos, True)
+            self._replays.forget(key)  # a fresh attempt: its retries must not replay an older answer
         rule, resolver, options = self._choose(request)
         if rule is None:
             return self.answer_fallback(request) if use_fallback else None
         reply = self._call(resolver, request, rule.description)
         resolution = Resolution(reply, options, rule.description, rule.chaos)
         if key is not None and reply.error is None and reply.fault is None:  # failures are retried afresh
-            with self._lock:
-                self._replays[key] = resolution
-                self._replays.move_to_end(key)
-                if len(self._replays) > _REPLAY_CAP:
-                    self._replays.popitem(last=False)
+            self._replays.remember(key, resolution)
         return resolution
 
     def answer_fallback(self, request: Any) -> Resolution:

@@ -1,4 +1,6 @@
-"""The request journal: every request, bounded, stored compactly and parsed again only on access."""
+"""The request journal: every request, bounded by count (`history_limit`) and by the bytes of the
+bodies it keeps (`history_max_bytes`, shared with the retry-replay memory: `budget.py`), stored
+compactly and parsed again only on access."""
 from __future__ import annotations
 
 import itertools
@@ -17,7 +19,8 @@ class RecordedRequest:
     warnings about how it was answered (a recording replayed to a changed system prompt)."""
 
     __slots__ = ("format", "method", "path", "_headers", "body", "rule", "status", "timestamp",
-                 "duration_ms", "outcome", "_request", "_parse", "id", "session", "near_misses", "reply", "flags")
+                 "duration_ms", "outcome", "_request", "_parse", "id", "session", "near_misses", "reply", "flags",
+                 "body_dropped")
 
     def __init__(self, format: Optional[str], method: str, path: str, headers: tuple, body: bytes,
                  rule: Optional[str], status: int, timestamp: float, duration_ms: float, outcome: str,
@@ -31,6 +34,13 @@ class RecordedRequest:
         self.near_misses: Optional[list] = None  # a list (maybe empty) when no rule matched the request
         self.reply: Any = None  # the ReplyObject a rule or the fallback gave
         self.flags: tuple = ()
+        self.body_dropped = False  # True once the byte budget took the body back
+
+    def drop_kept(self) -> None:
+        """Let go of the body (the byte budget is spent; the oldest go first). Status, rule, outcome,
+        timing and headers stay; `body_dropped` says why `body` is empty."""
+        self.body, self._request, self._parse = b"", None, None
+        self.body_dropped = True
 
     @property
     def headers(self) -> dict:
@@ -71,12 +81,14 @@ class RecordedRequest:
             raise AttributeError(name)
         request = self.request
         if request is None:
+            if self.body_dropped:
+                raise AttributeError(f"{name}: this entry's body was dropped to stay within history_max_bytes")
             raise AttributeError(name)
         return getattr(request, name)
 
     def __repr__(self) -> str:
         return (f"RecordedRequest({self.method} {self.path} status={self.status} rule={self.rule!r} "
-                f"outcome={self.outcome!r})")
+                f"outcome={self.outcome!r}{', body dropped' if self.body_dropped else ''})")
 
 
 class _Snapshot(tuple):
@@ -89,13 +101,20 @@ class _Snapshot(tuple):
 class RequestHistory:
     """Bounded journal of requests, newest last. Thread-safe."""
 
-    def __init__(self, limit: int = 10_000):
+    def __init__(self, limit: int = 10_000, budget: Any = None):
         self._entries: deque = deque(maxlen=limit if limit and limit > 0 else None)
+        self._budget = budget if budget is not None and budget.limit else None
+        self._lock = threading.Lock()
 
     def record(self, entry: RecordedRequest) -> None:
-        with _record_lock:
+        budget = self._budget
+        with _record_lock:  # ids grow in journal order; which entry the count limit pushes out
             entry.id = next(_ids)
+            if budget is not None and len(self._entries) == self._entries.maxlen:
+                budget.release(self._entries[0], self._entries[0].body)  # its bytes back to the budget
             self._entries.append(entry)
+        if budget is not None:
+            budget.keep(entry, entry.body)
 
     def count(self) -> int:
         return len(self._entries)
@@ -122,7 +141,12 @@ class RequestHistory:
         return _Snapshot(self._entries)
 
     def clear(self) -> None:
-        self._entries.clear()
+        with self._lock:
+            entries = tuple(self._entries)
+            self._entries.clear()
+        if self._budget is not None:
+            for entry in entries:
+                self._budget.release(entry, entry.body)
 
     def __iter__(self) -> Iterator[RecordedRequest]:
         return iter(tuple(self._entries))

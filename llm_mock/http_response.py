@@ -11,6 +11,7 @@ from http import HTTPStatus
 from typing import Optional
 
 LAST_CHUNK = b"0\r\n\r\n"
+CLOSE_DELIMITED = -1  # a `length` meaning: no Content-Length, not chunked
 
 
 _REASONS = {status.value: status.phrase for status in HTTPStatus}
@@ -26,10 +27,11 @@ def _http_date() -> str:
 
 
 def response_head(status: int, headers: list, length: Optional[int] = None) -> bytes:
-    """Status line and headers; `Content-Length` when `length` is given, else chunked."""
+    """Status line and headers; `Content-Length` when `length` is given, chunked when it is None,
+    neither for `CLOSE_DELIMITED` (the body ends with the connection: HTTP/1.0)."""
     lines = [f"HTTP/1.1 {status} {_REASONS.get(status, 'Unknown')}", f"date: {_http_date()}"]
     lines.extend(f"{name}: {value}" for name, value in headers)
-    if status != 204:  # a 204 has no body and says nothing of one (RFC 9110 §8.6)
+    if status != 204 and length != CLOSE_DELIMITED:  # a 204 says nothing of a body (RFC 9110 §8.6)
         lines.append(f"content-length: {length}" if length is not None else "transfer-encoding: chunked")
     return ("\r\n".join(lines) + "\r\n\r\n").encode("latin-1", "replace")
 

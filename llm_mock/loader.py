@@ -2,16 +2,17 @@
 
 Every key is understood or rejected: a problem names the file, the rule's index (counting from 0,
 as in `rules[N]`) and the field, e.g. `rules.json5: rule 3: when.toolNmae: unknown key`.
-`.py` files are imported, so loading one runs its code: load only files you trust.
+`.py` files are run (from their source, in a fresh module), so loading one runs its code: load only
+files you trust.
 """
 from __future__ import annotations
 
-import importlib.util
 import itertools
 import json
 import os
 import re
 import sys
+import types
 from dataclasses import dataclass, field
 from typing import Any, Optional
 
@@ -242,7 +243,11 @@ class _File:
                 return None
         if "when" not in parts or ("reply" not in parts and "replies" not in parts):
             return None
-        test, description = compile_match(parts["when"])
+        try:
+            test, description = compile_match(parts["when"])
+        except ValueError as exc:
+            self.problem(str(exc), index, spec.field("when"))
+            return None
         rule = Rule(test, description, parts.get("reply"), options, parts.get("replies"),
                     remaining=parts.get("times"), first=parts.get("first", False), chaos=parts.get("chaos"),
                     match=parts["when"], source=self.path)
@@ -288,16 +293,26 @@ class _File:
         return steps
 
     def _python(self) -> Optional[tuple]:
-        """A .py file: its `templates`, `rules` and `fallback` values, then what `register(builder)` adds."""
+        """A .py file: its `templates`, `rules` and `fallback` values, then what `register(builder)` adds.
+
+        The source is compiled and run in a fresh module every time, never through the import system:
+        nothing is written beside the file (no `__pycache__` in the user's folder), and a file rewritten
+        within the same second with the same size is not answered from stale bytecode."""
         stem = re.sub(r"\W", "_", os.path.basename(self.path)[:-3])
         name = f"_llm_mock_rules_{next(_module_counter)}_{stem}"
         try:
-            spec = importlib.util.spec_from_file_location(name, self.path)
-            assert spec is not None and spec.loader is not None  # a .py path always has a source loader
-            module = importlib.util.module_from_spec(spec)
-            sys.modules[name] = module
+            with open(self.path, "rb") as handle:
+                source = handle.read()
+        except OSError as exc:
+            self.problem(f"cannot read: {exc}")
+            return None
+        module = types.ModuleType(name)
+        module.__file__ = self.path
+        try:
+            code = compile(source, self.path, "exec", dont_inherit=True)
+            sys.modules[name] = module  # while it runs, as an import would (dataclasses look it up)
             try:
-                spec.loader.exec_module(module)
+                exec(code, module.__dict__)
             finally:
                 sys.modules.pop(name, None)
         except Exception as exc:  # the file's own code failed: report it like any other problem

@@ -6,7 +6,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, fields
 from typing import Any, Optional, Union
 
-from . import formats
+from . import formats, regex_safety
 
 Pattern = Union[str, "re.Pattern[str]"]
 
@@ -59,7 +59,20 @@ def any_request(request: Any) -> bool:
 
 
 def compile_match(match: Match) -> tuple:
-    """(predicate, description) for any accepted matcher; `ValueError` for anything else."""
+    """(predicate, description) for any accepted matcher; `ValueError` for anything else, and for a
+    regex that can backtrack catastrophically (`regex_safety`)."""
+    test, description = _compile(match)
+    patterns = [match] if isinstance(match, re.Pattern) else \
+        [match.get(k) for k in ("message", "model", "system")] if isinstance(match, dict) else \
+        [match.message, match.model, match.system] if isinstance(match, MatchObject) else []
+    for pattern in patterns:
+        problem = regex_safety.problem(pattern)
+        if problem is not None:
+            raise regex_safety.UnsafeRegex(f"when({description}): {problem}")
+    return test, description
+
+
+def _compile(match: Match) -> tuple:
     if isinstance(match, dict):
         unknown = {k for k in match if _CAMEL.get(k, k) not in _MATCH_FIELDS}
         if unknown:

@@ -97,7 +97,11 @@ class Pacer:
                     else:
                         self._wake.wait()
                 _, _, job = heapq.heappop(self._heap)
-            self._advance(job)
+            try:
+                self._advance(job)
+            except Exception as exc:  # fail this stream, keep pacing the others (the handler reports it)
+                job.error = exc
+                job.done.set()
 
     def _advance(self, job: _Job) -> None:
         """Write everything of `job` that is due; requeue it for its next deadline or finish it."""

@@ -162,6 +162,10 @@ def normalise_reply(value: Reply) -> ReplyObject:
     """Any accepted reply shape as a `ReplyObject`; a clear `ValueError` for anything else."""
     if isinstance(value, ReplyObject):
         changes: dict = {}
+        if value.usage is not None:
+            usage = usage_from(value.usage)
+            if usage != value.usage:
+                changes["usage"] = usage
         if value.tools and not all(isinstance(t, ToolCall) for t in value.tools):
             changes["tools"] = [tool_from(t) for t in value.tools]
         if isinstance(value.error, dict):
@@ -195,7 +199,7 @@ def normalise_reply(value: Reply) -> ReplyObject:
             text=value.get("text"),
             reasoning=value.get("reasoning"),
             tools=[tool_from(t) for t in tools],
-            usage=value.get("usage"),
+            usage=usage_from(value["usage"]) if value.get("usage") is not None else None,
             error=error_from(error) if isinstance(error, dict) else error,
             fault=Fault(**fault) if isinstance(fault, dict) else fault,
             embeddings=_vectors(value.get("embeddings")),
@@ -211,6 +215,25 @@ def _vectors(value: Any) -> Optional[list]:
 
 def _entries(value: Any, text: Optional[str]) -> Optional[list]:
     return None if value is None else _logprobs.from_rule(value, text)
+USAGE_KEYS = ("input", "output", "reasoning", "cached")
+
+
+def usage_from(value: Any) -> dict:
+    """A usage override checked: `{input?, output?, reasoning?, cached?}` (or `input_tokens`, …), each a
+    whole number of tokens, 0 or more; returned with the short keys."""
+    if not isinstance(value, dict):
+        raise ValueError(f"reply usage must be a dict of token counts, got {type(value).__name__}")
+    usage = {}
+    for key, count in value.items():
+        name = key[:-7] if isinstance(key, str) and key.endswith("_tokens") else key
+        if name not in USAGE_KEYS:
+            raise ValueError(f"unknown usage field {key!r} (known: {', '.join(USAGE_KEYS)})")
+        if name in usage:
+            raise ValueError(f"usage field {name!r} given twice")
+        if isinstance(count, bool) or not isinstance(count, int) or count < 0:
+            raise ValueError(f"usage field {key!r} must be a whole number of tokens, 0 or more, got {count!r}")
+        usage[name] = count
+    return usage
 
 
 def tool_from(value: Any) -> ToolCall:

@@ -10,12 +10,12 @@ import select
 import socket
 import struct
 import time
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Sequence
 from typing import Any, Optional
 
 from .framing import dumps
 from .history import RecordedRequest
-from .http_response import LAST_CHUNK, chunk, response_head
+from .http_response import CLOSE_DELIMITED, LAST_CHUNK, chunk, response_head
 from .replies import ErrorReply
 
 JSON_TYPE = ("content-type", "application/json")
@@ -26,12 +26,16 @@ CLIENT_GONE = (BrokenPipeError, ConnectionResetError, ConnectionAbortedError, so
 class Responder:
     """Answers one request on `connection`, recording `entry` in `history` first."""
 
-    def __init__(self, connection: Any, entry: RecordedRequest, history: Any, head_only: bool = False):
+    def __init__(self, connection: Any, entry: RecordedRequest, history: Any, head_only: bool = False,
+                 extra_headers: Sequence[tuple] = ()):
         self.connection = connection
         self.entry = entry
         self.history = history
         self.head_only = head_only  # HEAD: the head a GET would get, no body
+        self.extra_headers = list(extra_headers)  # on every answer (CORS)
         self.published = False
+        self.capture = False  # keep what the body was, in `sent` (log level `all`)
+        self.sent: Optional[bytes] = None
 
     def publish(self, status: int, outcome: str) -> None:
         """Record the request (once) with this status and outcome; later calls only update them."""
@@ -43,9 +47,15 @@ class Responder:
     def send(self, status: int, headers: list, body: bytes, outcome: str = "ok") -> None:
         """A whole answer with a `Content-Length` body, in one write."""
         self.publish(status, outcome)
+        if self.extra_headers:
+            headers = [*headers, *self.extra_headers]
         if self.connection.close_connection:
             headers = [*headers, ("connection", "close")]
+        elif self.connection.request_version == "HTTP/1.0":  # kept open: an HTTP/1.0 client must be told
+            headers = [*headers, ("connection", "keep-alive")]
         head = response_head(status, headers, len(body))
+        if self.capture:
+            self.sent = body
         self.connection.wfile.write(head if self.head_only else head + body)
 
     def send_json(self, status: int, value: Any, headers: list, outcome: str = "ok") -> None:
@@ -59,14 +69,27 @@ class Responder:
         self.send_json(error.status, adapter.render_error(error, request_id), extra, outcome)
 
     def stream(self, headers: list, frames: list, offsets: Optional[list], complete: bool, pacer: Any) -> None:
-        """A chunked body of `frames` (bytes), each at its offset (seconds) or all at once."""
-        head = response_head(200, headers)
-        last = LAST_CHUNK if complete else b""
-        if offsets is None:  # unpaced: the whole response, one chunk, one write
-            body = b"".join(frames)
-            self.connection.wfile.write(head + (chunk(body) if body else b"") + last)
+        """A chunked body of `frames` (bytes), each at its offset (seconds) or all at once. An HTTP/1.0
+        client cannot read chunked encoding: it gets the frames as they are, and the end of the body
+        is the end of the connection."""
+        if self.extra_headers:
+            headers = [*headers, *self.extra_headers]
+        if self.connection.request_version == "HTTP/1.0":
+            self.connection.close_connection = True
+            head = response_head(200, [*headers, ("connection", "close")], CLOSE_DELIMITED)
+            wrap, last = (lambda frame: frame), b""
         else:
-            pacer.send(self.connection.connection, head, [chunk(frame) for frame in frames], offsets, last)
+            head = response_head(200, headers)
+            wrap, last = chunk, LAST_CHUNK if complete else b""
+        if self.capture:
+            self.sent = b"".join(frames)
+        if self.head_only:
+            self.connection.wfile.write(head)
+        elif offsets is None:  # unpaced: the whole response, one chunk, one write
+            body = b"".join(frames)
+            self.connection.wfile.write(head + (wrap(body) if body else b"") + last)
+        else:
+            pacer.send(self.connection.connection, head, [wrap(frame) for frame in frames], offsets, last)
 
     def relay(self, status: int, headers: list, pieces: Iterable[bytes], before_end: Callable[[], None]) -> None:
         """An answer passed through as it arrives (a proxied stream): the head, each piece as one

@@ -10,7 +10,7 @@ import math
 import re
 from typing import Any
 
-from . import formats
+from . import formats, regex_safety
 from .chaos import Chaos
 from .embeddings import check_vectors
 from .logprobs import from_rule
@@ -154,7 +154,7 @@ def options(spec: Spec) -> ReplyOptions:
 def _pattern(value: Any, where: str) -> Any:
     """A substring, or a regex written "/pattern/flags"."""
     if isinstance(value, re.Pattern):
-        return value
+        return _safe(value, where)
     text = string(value, where)
     found = _REGEX.match(text)
     if found is None:
@@ -167,14 +167,28 @@ def _pattern(value: Any, where: str) -> Any:
                                  "for a literal slash write \\/ inside a regex")
         flags |= _REGEX_FLAGS[letter]
     try:
-        return re.compile(pattern, flags)
+        compiled = re.compile(pattern, flags)
     except re.error as exc:
         raise Invalid(where, f"invalid regex {text!r}: {exc}") from None
+    return _safe(compiled, where)
+
+
+def _safe(pattern: re.Pattern[str], where: str) -> re.Pattern[str]:
+    problem = regex_safety.problem(pattern)
+    if problem is not None:
+        raise Invalid(where, problem)
+    return pattern
 
 
 def when(value: Any, where: str) -> Any:
     """A matcher as `compile_match` takes it."""
-    if isinstance(value, (re.Pattern, MatchObject)) or (callable(value) and not isinstance(value, type)):
+    if isinstance(value, re.Pattern):
+        return _safe(value, where)
+    if isinstance(value, MatchObject):
+        for key in ("message", "model", "system"):
+            _safe(getattr(value, key), child(where, key))
+        return value
+    if callable(value) and not isinstance(value, type):
         return value
     if isinstance(value, str):
         return _pattern(value, where)

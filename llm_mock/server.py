@@ -10,6 +10,7 @@ from __future__ import annotations
 import _thread
 import asyncio
 import dis
+import errno
 import random
 import signal
 import socket
@@ -17,6 +18,7 @@ import socketserver
 import sys
 import threading
 import time
+import traceback
 from collections.abc import Coroutine, Generator
 from dataclasses import replace
 from http.server import ThreadingHTTPServer
@@ -24,6 +26,7 @@ from typing import Any, Optional, Union
 
 from . import formats
 from .admin import ADMIN
+from .budget import ByteBudget
 from .builder import RuleBuilder
 from .chaos import Counter
 from .config import MockServerOptions
@@ -34,11 +37,15 @@ from .log import Logger
 from .pacing import Pacer
 from .record import Recordings
 from .replies import ReplyOptions
+from .responder import CLIENT_GONE
 from .response_store import ResponseStore
 from .service import check_exposure
 from .sessions import Session, Sessions
 
 formats.add_service(ADMIN)  # the admin API's routes, beside the formats' (it is no format)
+
+_STARVED = {errno.EMFILE, errno.ENFILE, errno.ENOBUFS, errno.ENOMEM}  # accept() without a descriptor to give
+_GONE = {errno.ECONNRESET, errno.EPIPE, errno.ENOTCONN, errno.ECONNABORTED, errno.ESHUTDOWN}
 
 
 class _HTTPServer(ThreadingHTTPServer):
@@ -53,6 +60,7 @@ class _HTTPServer(ThreadingHTTPServer):
         self.app = app
         self._connections: set = set()
         self._connections_lock = threading.Lock()
+        self._starved, self._backoff = False, 0.005
         if ":" in address[0]:
             self.address_family = socket.AF_INET6
         super().__init__(address, Connection)
@@ -61,6 +69,28 @@ class _HTTPServer(ThreadingHTTPServer):
         """Bind without `HTTPServer`'s reverse DNS lookup of the host (milliseconds at every start)."""
         socketserver.TCPServer.server_bind(self)
         self.server_name, self.server_port = str(self.server_address[0]), self.server_address[1]
+
+    def get_request(self) -> tuple:
+        """Accept a connection. Out of file descriptors, `accept` fails at once while the listening
+        socket stays readable, and the loop would spin at full speed: back off instead (5 ms
+        doubling to 100 ms between tries), say so once, and say when connections are accepted again."""
+        try:
+            accepted = self.socket.accept()
+        except OSError as exc:
+            if exc.errno not in _STARVED:
+                raise
+            if not self._starved:
+                self._starved = True
+                self.app.log.problem("warning", f"cannot accept connections: {exc.strerror} (the file descriptor "
+                                                f"limit, {self.open_connections} connections open); waiting for "
+                                                "descriptors to free up (raise it with `ulimit -n`)")
+            time.sleep(self._backoff)
+            self._backoff = min(self._backoff * 2, 0.1)
+            raise
+        if self._starved:
+            self._starved, self._backoff = False, 0.005
+            self.app.log.problem("info", "accepting connections again")
+        return accepted
 
     def process_request(self, request, client_address) -> None:
         """A thread per connection, started without `Thread.start()`'s wait for it to run: under a
@@ -85,8 +115,17 @@ class _HTTPServer(ThreadingHTTPServer):
             except OSError:
                 pass
 
-    def handle_error(self, request, client_address) -> None:  # never print tracebacks for client faults
-        self.app.log.debug(f"connection from {client_address[0]} ended with an error")
+    def handle_error(self, request, client_address) -> None:
+        """An exception that escaped a connection: the client going away is routine (debug); anything
+        else is a failure of the server's own, said at error level (the traceback at debug)."""
+        exc = sys.exc_info()[1]
+        client = f"{client_address[0]}:{client_address[1]}" if isinstance(client_address, tuple) else "a client"
+        if isinstance(exc, OSError) and (isinstance(exc, CLIENT_GONE) or exc.errno in _GONE):
+            self.app.log.debug(f"connection from {client} ended: {type(exc).__name__}: {exc}")
+            return
+        self.app.log.problem("error", f"connection from {client} closed without an answer, llm_mock failed: "
+                                      f"{type(exc).__name__}: {exc}")
+        self.app.log.debug(traceback.format_exc())
 
 
 def _awaited_by_caller(frame: Any) -> bool:
@@ -121,10 +160,11 @@ class MockServer(RuleBuilder):
     """A mock LLM API server answering from rules. Use `with MockServer() as server:`."""
 
     def __init__(self, options: Optional[MockServerOptions] = None, **overrides: Any):
-        super().__init__(RuleEngine())
         self.options = replace(options or MockServerOptions(), **overrides)
+        self.budget = ByteBudget(self.options.history_max_bytes)  # history and replay memory, together
+        super().__init__(RuleEngine(self.budget))
         self.log = Logger(self.options.log_level)
-        self.history = RequestHistory(self.options.history_limit)
+        self.history = RequestHistory(self.options.history_limit, self.budget)
         self.responses = ResponseStore()  # stored Responses (`previous_response_id`, retrieve, background)
         self.sessions = Sessions(self, self.options.max_sessions, self.options.session_history_limit)
         self.chaos_counter = Counter()
@@ -209,6 +249,14 @@ class MockServer(RuleBuilder):
         return int(self._httpd.server_address[1])
 
     @property
+    def bound_address(self) -> tuple:
+        """(address, port) the listening socket is bound to, as the system reports it (`0.0.0.0` for
+        every IPv4 interface), unlike `url`, which names an address a local client can use."""
+        if self._httpd is None:
+            raise RuntimeError("Server is not running. Call start() first.")
+        return str(self._httpd.server_address[0]), int(self._httpd.server_address[1])
+
+    @property
     def open_connections(self) -> int:
         """Client connections open right now (each holds one thread)."""
         return self._httpd.open_connections if self._httpd is not None else 0
@@ -264,6 +312,7 @@ class MockServer(RuleBuilder):
     def from_json_config(cls, path: str) -> MockServer:
         """A server (not started) built from a config.json: options, fallback, then its rules."""
         options = MockServerOptions.from_json_file(path)
+        options.check_watch(path)
         server = cls(options)
         if options.rules:
             server.load(options.rules)
@@ -308,7 +357,8 @@ class MockServer(RuleBuilder):
         if watch_path:
             from .watch import Watcher
 
-            self._watcher = Watcher(watch_path, lambda: self.reload(watch_path), self.log).start()
+            self._watcher = Watcher(watch_path, lambda: self.reload(watch_path), self.log,
+                                    settle=self.options.watch_settle_ms / 1000).start()
         self._signals: dict = {}
         if threading.current_thread() is threading.main_thread():
             for sig in (signal.SIGINT, signal.SIGTERM):

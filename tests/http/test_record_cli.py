@@ -82,8 +82,8 @@ def test_record_then_replay_strict_from_the_command_line(tmp_path):
     (["--record", "rec"], None, "recording needs an upstream"),
     (["--upstream", "http://127.0.0.1:1"], None, "only used when recording"),
     (["--record", "rec", "--upstream", "api.openai.com"], None, "must be an http:// or https:// URL"),
-    (["--replay-timing", "fast"], None, "replay timing must be `recorded` or a positive speed factor"),
-    (["--record", "rec", "--upstream", "http://x", "--redact", "("], None, "--redact '(' is not a valid regex"),
+    (["--replay-timing", "fast"], None, "replay_timing must be \"recorded\" or a positive speed factor"),
+    (["--record", "rec", "--upstream", "http://x", "--redact", "("], None, "redact must be an array of regexes"),
     ([], {"redact": "sk-"}, "redact must be an array of regexes"),
     ([], {"upstreams": {"openai": 1}}, "upstreams must be an object of URLs"),
 ])
