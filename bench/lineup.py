@@ -153,20 +153,22 @@ class Lineup:
         return Spawned(peer.command(port, rules), port, cwd=self.directory)
 
     @contextlib.contextmanager
-    def servers(self, label: str, ceiling: bool = True):
-        """A fresh llm_mock (profiled as `label` under --profile) and fresh peers, with the running
-        ceiling: the sides of one scenario, llm_mock first."""
+    def servers(self, label: str, serving: Optional[tuple], ceiling: bool = True):
+        """A fresh llm_mock (profiled as `label` under --profile) and the peers that answered the
+        (workload, wire) `serving` right (None: every peer), fresh, with the running ceiling: the
+        sides of one scenario, llm_mock first."""
         with contextlib.ExitStack() as stack:
             sides = [Side(MOCK, stack.enter_context(self.launcher(label)), self.answers[MOCK])]
             if ceiling and self.ceiling is not None:
                 sides.append(Side(CEILING, self.ceiling, self.answers[CEILING]))
             for peer, rules in self.peers:
-                sides.append(Side(peer.name, stack.enter_context(self.start_peer(peer, rules)),
-                                  self.answers[peer.name]))
+                if serving is None or serving in self.answers[peer.name]:
+                    sides.append(Side(peer.name, stack.enter_context(self.start_peer(peer, rules)),
+                                      self.answers[peer.name]))
             yield sides
 
     def cold_commands(self) -> list:
-        """(name, command(port), cwd) of each peer started from its CLI, for the cold start rows."""
+        """(name, command(port), cwd) of each peer that answers the JSON workload, started from its
+        CLI, for the cold start rows."""
         return [(peer.name, lambda port, peer=peer, rules=rules: peer.command(port, rules), self.directory)
-                for peer, rules in self.peers]
-
+                for peer, rules in self.peers if ("json", "openai") in self.answers[peer.name]]

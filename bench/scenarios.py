@@ -92,7 +92,7 @@ SSE_CONNECTIONS = 4
 
 def json_throughput(settings: Settings, lineup) -> list:
     rows = []
-    with lineup.servers("json") as sides:
+    with lineup.servers("json", ("json", "openai")) as sides:
         for connections, ratio in ((1, 0.8), (32, 0.22)):
             results = _rounds(settings, sides, _load("json", "openai", connections))
             failed, note = _notes(results)
@@ -109,7 +109,7 @@ def json_throughput(settings: Settings, lineup) -> list:
 
 def sse_throughput(settings: Settings, lineup) -> list:
     rows = []
-    with lineup.servers("sse") as sides:
+    with lineup.servers("sse", None) as sides:
         for fmt in FORMATS:
             serving = [side for side in sides if side.serves("sse", fmt)]
             if not serving or serving[0].name != MOCK:
@@ -158,7 +158,7 @@ def many_streams(settings: Settings, lineup) -> list:
         stats = {key: Samples() for key in ("completed", "failed", "wall_s", "gap_p50_ms", "gap_p99_ms",
                                              "ttfb_p99_ms", "threads", "rss", "cpu_s")}
         errors: dict = {}
-        with lineup.servers(f"streams{count}") as sides:
+        with lineup.servers(f"streams{count}", ("paced", "openai")) as sides:
             for side in sides:  # warm-up: a few streams on each fresh server
                 asyncio.run(timed_streams(side.port, request_for("paced", "openai", side.port), 20))
             for _ in range(settings.rounds):
@@ -200,7 +200,7 @@ def many_streams(settings: Settings, lineup) -> list:
 def accuracy(settings: Settings, lineup) -> list:
     gap = WORKLOADS["accuracy"].latency / 1000
     mean_error, p99_error, drift = Samples(), Samples(), Samples()
-    with lineup.servers("accuracy") as sides:
+    with lineup.servers("accuracy", ("accuracy", "openai")) as sides:
         for _ in range(settings.rounds):
             for side in sides:
                 request = request_for("accuracy", "openai", side.port)
@@ -224,7 +224,7 @@ def memory(settings: Settings, lineup) -> list:
     """Each server fresh: RSS idle, then after `memory_requests` JSON requests on 32 connections."""
     idle, after, peak, failures = Samples(), Samples(), Samples(), {}
     requests = 0
-    with lineup.servers("memory", ceiling=False) as sides:
+    with lineup.servers("memory", ("json", "openai"), ceiling=False) as sides:
         time.sleep(0.2)
         for side in sides:
             idle.add(side.name, side.server.status()["rss_mib"])
