@@ -34,8 +34,9 @@ lint: $(VENV)/.installed
 typecheck: $(VENV)/.installed
 	$(VPY) -m mypy llm_mock
 
+# BENCH_ARGS: e.g. --quick, --peers none, --json out.json (bench/run.py --help)
 bench:
-	$(PYTHON) bench/run.py
+	$(PYTHON) bench/run.py $(BENCH_ARGS)
 
 fuzz: $(VENV)/.installed
 	LLM_MOCK_FUZZ_ITERATIONS=50000 $(VPY) -m pytest -q $$(find tests -name test_fuzz.py)

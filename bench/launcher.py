@@ -2,41 +2,52 @@
 
     python bench/launcher.py [--cpu N] [--profile OUT.pstats]
 
-Prints the URL, serves until stdin closes. `--profile` runs every connection's thread under
-cProfile, timed in thread CPU time, and writes the merged statistics on exit.
+Prints the URL, serves until stdin closes. `--profile` runs the server's threads under cProfile,
+timed in thread CPU time, and writes the merged statistics on exit.
 """
 from __future__ import annotations
 
 import argparse
 import cProfile
+import functools
 import pstats
 import threading
 import time
 
-from llm_mock import MockServer
+from llm_mock import MockServer, pacing
 from llm_mock import server as server_module
 from procs import pin, raise_fd_limit, serve_until_stdin_closes
 from workloads import WORKLOADS
 
 
-def profile_connections(out: str):
-    """Wrap each connection thread in its own profiler; returns the function that writes them all."""
+def profile_threads(out: str):
+    """Run each connection's thread, the pacer thread (it writes paced streams) and the accept loop
+    (it starts a thread per connection) under cProfile; returns the function that writes them all,
+    merged, to `out`."""
     profiles, lock = [], threading.Lock()
-    serve_one = server_module._HTTPServer.process_request_thread
 
-    def profiled(self, request, client_address):
-        profile = cProfile.Profile(time.thread_time)  # CPU time: a thread blocked in recv costs nothing
-        profile.enable()
-        try:
-            serve_one(self, request, client_address)
-        finally:
-            profile.disable()
-            with lock:
-                profiles.append(profile)
+    def wrap(owner, name: str) -> None:
+        original = getattr(owner, name)
 
-    server_module._HTTPServer.process_request_thread = profiled
+        @functools.wraps(original)
+        def profiled(*args, **kwargs):
+            profile = cProfile.Profile(time.thread_time)  # CPU time: a thread blocked in recv costs nothing
+            profile.enable()
+            try:
+                return original(*args, **kwargs)
+            finally:
+                profile.disable()
+                with lock:
+                    profiles.append(profile)
+
+        setattr(owner, name, profiled)
+
+    wrap(server_module._HTTPServer, "process_request_thread")
+    wrap(server_module._HTTPServer, "serve_forever")
+    wrap(pacing.Pacer, "_run")
 
     def write() -> None:
+        time.sleep(0.3)  # the stopped threads leave their profiled functions and hand their profiles in
         with lock:
             if profiles:
                 stats = pstats.Stats(profiles[0])
@@ -54,7 +65,7 @@ def main() -> None:
     args = parser.parse_args()
     pin(args.cpu)
     raise_fd_limit()
-    write_profile = profile_connections(args.profile) if args.profile else None
+    write_profile = profile_threads(args.profile) if args.profile else None
     server = MockServer()
     for spec in WORKLOADS.values():
         server.when(spec.marker).reply(spec.text, chunk_size=spec.chunk_size, latency=spec.latency)

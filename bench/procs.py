@@ -4,9 +4,12 @@ from __future__ import annotations
 
 import os
 import resource
+import socket
 import subprocess
 import sys
+import tempfile
 import threading
+import time
 from typing import Optional
 
 BENCH_DIR = os.path.dirname(os.path.abspath(__file__))
@@ -84,6 +87,63 @@ class Child:
 
     def __exit__(self, *exc) -> None:
         self.stop()
+
+
+class Spawned:
+    """A server that knows nothing of the bench (a peer): started on a free port with a plain command
+    line, pinned like the others, ready once the port accepts a connection, stopped with SIGTERM."""
+
+    def __init__(self, command: list, port: int, cwd: str, cpu: Optional[int] = SERVER_CPU, wait: float = 30.0):
+        self.port, self.url = port, f"http://127.0.0.1:{port}"
+        self.errors = tempfile.TemporaryFile()  # noqa: SIM115 (closed in stop(): it outlives this call)
+        self.process = subprocess.Popen(command, stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
+                                        stderr=self.errors, cwd=cwd, preexec_fn=lambda: pin(cpu))
+        self.pid = self.process.pid
+        deadline = time.monotonic() + wait
+        while not listening(port):
+            if self.process.poll() is not None or time.monotonic() > deadline:
+                said = self.stop()
+                raise RuntimeError(f"{os.path.basename(command[0])} did not start: {said}")
+            time.sleep(0.005)
+
+    def status(self) -> dict:
+        return read_status(self.pid)
+
+    def stop(self, timeout: float = 10.0) -> str:
+        """Terminate it and return the end of what it wrote to stderr."""
+        if self.errors.closed:
+            return ""
+        if self.process.poll() is None:
+            self.process.terminate()
+            try:
+                self.process.wait(timeout)
+            except subprocess.TimeoutExpired:
+                self.process.kill()
+                self.process.wait()
+        self.errors.seek(0)
+        said = self.errors.read().decode(errors="replace").strip()[-300:]
+        self.errors.close()
+        return said
+
+    def __enter__(self) -> Spawned:
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.stop()
+
+
+def free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return probe.getsockname()[1]
+
+
+def listening(port: int) -> bool:
+    try:
+        socket.create_connection(("127.0.0.1", port), timeout=1).close()
+        return True
+    except OSError:
+        return False
 
 
 def read_status(pid: int) -> dict:

@@ -6,8 +6,9 @@ Usage (stdlib only; `make bench` runs the full suite):
     python3 bench/run.py --quick              # 2 short rounds, 20 000 requests for the memory row
     python3 bench/run.py --only json,sse      # some scenarios: cold json sse streams accuracy memory
     python3 bench/run.py --json out.json      # also write the rows and the machine's state as JSON
-    python3 bench/run.py --profile /tmp/prof  # cProfile the server (numbers then mean nothing);
-                                              # one .pstats per scenario, read with `python -m pstats`
+    python3 bench/run.py --peers aimock       # compare with some peers only (--peers none: with none)
+    python3 bench/run.py --profile /tmp/prof  # cProfile the server (numbers then mean nothing; no peers);
+                                              # one .pstats per scenario: bench/pstats_top.py reads them
 
 Scenarios: (cold) CLI and in-process cold start to the first answer; (json) keep-alive JSON
 requests/s and latency on 1 and 32 connections; (sse) unpaced 2000-character streams in
@@ -20,6 +21,11 @@ The server runs in its own process (bench/launcher.py) pinned to one core, the l
 bytes llm_mock sent, from a minimal asyncio responder; its rounds alternate with llm_mock's, and
 targets read as ratios to it, because a shared 2-core machine is too noisy for absolute numbers.
 With `wrk` on the PATH, the 32-connection JSON row is measured with it too.
+
+The peers (bench/peers.py: aimock from the npm registry, llm-mock-api from PyPI) are installed on
+demand into ~/.cache/llm-mock-bench and run in the same rounds, pinned to the same core, with the
+same workloads written as their own rules; the second table gives llm_mock / peer for each row,
+with the targets read against the fastest peer (aimock).
 
 Reading the table: the ceiling is usually bound by the load generator (one Python core), not by
 its own work, so a throughput ratio also moves with how fast the client side happens to run. The
@@ -37,28 +43,22 @@ import shutil
 import sys
 import time
 
-from procs import CLIENT_CPU, Child, cpus, pin, raise_fd_limit
-from scenarios import (
-    Settings,
-    accuracy,
-    capture,
-    ceiling_file,
-    cold_start,
-    json_throughput,
-    many_streams,
-    memory,
-    sse_throughput,
-)
+from cold import cold_start
+from lineup import Lineup
+from peers import PEERS, cache_dir
+from procs import CLIENT_CPU, cpus, pin, raise_fd_limit
+from scenarios import Settings, accuracy, json_throughput, many_streams, memory, sse_throughput
+from table import LEAD, print_ceiling_table, print_peer_table
 from wrk import wrk_rows
 
 SCENARIOS = ("cold", "json", "sse", "streams", "accuracy", "memory")
-NEEDS_CEILING = {"json", "sse", "streams", "accuracy"}
 
 
 def main(argv=None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--quick", action="store_true", help="2 short rounds per scenario")
     parser.add_argument("--only", default=",".join(SCENARIOS), help="comma-separated: " + " ".join(SCENARIOS))
+    parser.add_argument("--peers", help=f"comma-separated: {' '.join(PEERS)} (default: all; none: no peers)")
     parser.add_argument("--json", metavar="PATH", help="write the results as JSON")
     parser.add_argument("--rounds", type=int)
     parser.add_argument("--profile", metavar="DIR", help="cProfile the server, one .pstats per scenario")
@@ -67,6 +67,7 @@ def main(argv=None) -> int:
     unknown = set(chosen) - set(SCENARIOS)
     if unknown:
         parser.error(f"unknown scenario(s) {', '.join(sorted(unknown))}; choose from {', '.join(SCENARIOS)}")
+    wanted = pick_peers(parser, args.peers if args.peers is not None else "none" if args.profile else "all")
     settings = Settings(rounds=2, duration=1.0, memory_requests=20_000) if args.quick else Settings()
     settings.rounds = args.rounds or settings.rounds
     if args.profile:
@@ -76,40 +77,69 @@ def main(argv=None) -> int:
     machine = describe_machine(pin(CLIENT_CPU), usable)
     raise_fd_limit()
     print(f"llm_mock bench: {machine['summary']}", flush=True)
-    rows = run(chosen, settings)
+    peers, skipped = install_peers(wanted)
+    rows, answers = run(chosen, settings, peers)
     machine["load_after"] = os.getloadavg()
-    print_table(rows)
+    print_ceiling_table(rows)
+    if any(r.peers for r in rows):
+        print(f"\nllm_mock against the peers (\"/ peer\" is llm_mock / peer; targets read against {LEAD}):")
+        print_peer_table(rows)
     print(f"\nload average before {fmt_load(machine['load_before'])}, after {fmt_load(machine['load_after'])}")
     if settings.profile_dir:
-        print(f"profiles in {settings.profile_dir} (the numbers above were taken under cProfile)")
+        print(f"profiles in {settings.profile_dir} (the numbers above were taken under cProfile); "
+              f"read them with python3 bench/pstats_top.py {settings.profile_dir}/json.pstats")
     if args.json:
         with open(args.json, "w") as out:
             json.dump({"machine": machine, "settings": vars(settings), "scenarios": chosen,
-                       "rows": [dict(vars(r), ratio=r.ratio) for r in rows]}, out, indent=2)
+                       "peers": {peer.name: {"version": peer.version, "home": peer.home} for peer in peers},
+                       "peers_skipped": skipped, "answers": answers, "rows": [r.as_json() for r in rows]},
+                      out, indent=2)
     return 0
 
 
-def run(chosen: list, settings: Settings) -> list:
+def pick_peers(parser, names: str) -> list:
+    if names == "all":
+        return list(PEERS)
+    if names == "none":
+        return []
+    wanted = [name.strip() for name in names.split(",") if name.strip()]
+    unknown = set(wanted) - set(PEERS)
+    if unknown:
+        parser.error(f"unknown peer(s) {', '.join(sorted(unknown))}; choose from {', '.join(PEERS)} or none")
+    return wanted
+
+
+def install_peers(names: list) -> tuple:
+    """The peers that are installed or install now, and why the others are skipped (one line each)."""
+    peers, skipped = [], {}
+    for name in names:
+        peer = PEERS[name]
+        reason = peer.install()
+        if reason:
+            skipped[name] = reason
+            print(f"  {name}: {reason}", flush=True)
+        else:
+            peers.append(peer)
+    if peers:
+        print(f"  peers: {', '.join(f'{p.name} {p.version}' for p in peers)} (cached in {cache_dir()})", flush=True)
+    return peers, skipped
+
+
+def run(chosen: list, settings: Settings, peers: list) -> tuple:
+    """The rows of the chosen scenarios, and the size and events of what each server answered."""
     rows = []
-    if "cold" in chosen:
-        rows += timed("cold start", cold_start, settings)
-    if not NEEDS_CEILING.intersection(chosen) and "memory" not in chosen:
-        return rows
-    samples = capture(settings)
-    replay = ceiling_file(samples)
-    try:
-        with Child("ceiling.py", replay) as ceiling:
-            for name, scenario in (("json", json_throughput), ("sse", sse_throughput),
-                                   ("streams", many_streams), ("accuracy", accuracy)):
-                if name in chosen:
-                    rows += timed(name, scenario, settings, samples, ceiling)
-            if "json" in chosen and shutil.which("wrk"):
-                rows += timed("wrk", wrk_rows, settings, ceiling)
-    finally:
-        os.unlink(replay)
-    if "memory" in chosen:
-        rows += timed("memory", memory, settings, samples)
-    return rows
+    with Lineup(settings.profile_dir, peers) as lineup:
+        for name, scenario in (("cold", cold_start), ("json", json_throughput), ("sse", sse_throughput),
+                               ("streams", many_streams), ("accuracy", accuracy)):
+            if name in chosen:
+                rows += timed(name, scenario, settings, lineup)
+        if "json" in chosen and shutil.which("wrk"):
+            rows += timed("wrk", wrk_rows, settings, lineup)
+        if "memory" in chosen:
+            rows += timed("memory", memory, settings, lineup)
+    answers = {side: {f"{workload}/{fmt}": {"bytes": len(answer.raw), "events": answer.events}
+                      for (workload, fmt), answer in served.items()} for side, served in lineup.answers.items()}
+    return rows, answers
 
 
 def timed(name: str, scenario, *args) -> list:
@@ -132,32 +162,6 @@ def describe_machine(pinned: bool, usable: int) -> dict:
 
 def fmt_load(load) -> str:
     return " ".join(f"{x:.2f}" for x in load)
-
-
-def fmt(value, unit: str = "") -> str:
-    if value is None:
-        return "-"
-    if isinstance(value, float) and value != value:
-        return "nan"
-    if abs(value) >= 1000:
-        text = f"{value:,.0f}"
-    elif abs(value) >= 100 or float(value).is_integer():
-        text = f"{value:.0f}"
-    else:
-        text = f"{value:.2f}"
-    return f"{text} {unit}".rstrip()
-
-
-def print_table(rows: list) -> None:
-    header = ("row", "value", "ceiling", "ratio", "target", "result")
-    lines = [(r.name, fmt(r.value, r.unit), fmt(r.ceiling, r.unit), "-" if r.ratio is None else f"{r.ratio:.2f}",
-              r.target or "-", {True: "PASS", False: "FAIL", None: ""}[r.ok] + (f"  {r.note}" if r.note else ""))
-             for r in rows]
-    widths = [max(len(line[i]) for line in lines + [header]) for i in range(5)]
-    print()
-    for line in [header, tuple("-" * w for w in widths) + ("------",)] + lines:
-        print("  ".join(cell.ljust(widths[i]) if i == 0 else cell.rjust(widths[i]) if i < 5 else cell
-                        for i, cell in enumerate(line)))
 
 
 if __name__ == "__main__":

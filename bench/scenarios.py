@@ -1,23 +1,32 @@
-"""The six scenarios. Each runs its rounds against llm_mock and, where it has a meaning, against the
-ceiling in alternation (so a noisy neighbour hurts both alike), and returns table rows."""
+"""The throughput, stream, accuracy and memory scenarios. Each runs its rounds on every side of the
+lineup in turn (llm_mock, the ceiling, each peer: a noisy neighbour hurts all alike) and returns
+table rows of medians, each with the ceiling's figure and every peer's."""
 from __future__ import annotations
 
 import asyncio
-import json
-import os
-import socket
 import statistics
-import subprocess
-import sys
-import tempfile
 import time
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Optional
 
-from loadgen import closed_loop, fetch, response_end, split_response, timed_streams
-from procs import BENCH_DIR, REPO, SERVER_CPU, Child, PeakSampler, child_env, cpu_seconds, pin
-from workloads import FORMATS, PATHS, WORKLOADS, request_for, rules_document
+from loadgen import closed_loop, timed_streams
+from procs import PeakSampler, cpu_seconds
+from table import (
+    CEILING,
+    MOCK,
+    Row,
+    Samples,
+    at_least,
+    at_most,
+    at_most_ratio,
+    both,
+    percentile,
+    row,
+    unless_failed,
+    with_peer_target,
+)
+from workloads import FORMATS, WORKLOADS, request_for
 
 MIB = "MiB"
 
@@ -26,246 +35,39 @@ MIB = "MiB"
 class Settings:
     rounds: int = 5
     duration: float = 3.0  # seconds per throughput round
+    warmup: float = 1.0  # seconds of load on each fresh server first: a JIT (Node) needs it, CPython's caches too
     memory_requests: int = 100_000
     profile_dir: Optional[str] = None
 
 
-@dataclass
-class Row:
-    """One line of the table. `target` reads against `ceiling` when it is a ratio."""
-
-    name: str
-    value: Optional[float]
-    unit: str = ""
-    ceiling: Optional[float] = None
-    target: str = ""
-    ok: Optional[bool] = None
-    note: str = ""
-
-    @property
-    def ratio(self) -> Optional[float]:
-        return self.value / self.ceiling if self.value is not None and self.ceiling else None
+def _rounds(settings: Settings, sides: list, run: Callable) -> dict:
+    """Each side in turn, round after round (after a warm-up of each); side name -> results."""
+    for side in sides:
+        run(side, settings.warmup)
+    results: dict = {side.name: [] for side in sides}
+    for _ in range(settings.rounds):
+        for side in sides:
+            results[side.name].append(run(side, settings.duration))
+    return results
 
 
-@dataclass
-class Samples:
-    """The llm_mock and ceiling values of one metric over the rounds; the table shows medians."""
-
-    mock: list = field(default_factory=list)
-    ceiling: list = field(default_factory=list)
-
-    def medians(self) -> tuple:
-        return (statistics.median(self.mock) if self.mock else None,
-                statistics.median(self.ceiling) if self.ceiling else None)
-
-
-def percentile(values: list, p: float) -> float:
-    """Nearest-rank percentile of unsorted `values`."""
-    if not values:
-        return float("nan")
-    ordered = sorted(values)
-    return ordered[min(len(ordered) - 1, max(0, round(p / 100 * len(ordered)) - 1))]
-
-
-def launcher(settings: Settings, name: str) -> Child:
-    args = ["--profile", os.path.join(settings.profile_dir, f"{name}.pstats")] if settings.profile_dir else []
-    return Child("launcher.py", *args)
-
-
-def at_least(ratio: float) -> Callable:
-    return lambda value, ceiling: value is not None and ceiling is not None and value >= ratio * ceiling
-
-
-def at_most(limit: float) -> Callable:
-    return lambda value, ceiling: value is not None and value <= limit
-
-
-def unless_failed(failed: str, check: Callable) -> Callable:
-    """`check`, and no request of the rounds failed."""
-    return lambda value, ceiling: not failed and check(value, ceiling)
-
-
-def row(name: str, samples: Samples, unit: str, target: str = "", check: Optional[Callable] = None,
-        note: str = "") -> Row:
-    value, ceiling = samples.medians()
-    return Row(name, value, unit, ceiling, target, check(value, ceiling) if check else None, note)
-
-
-# -- capture: the bytes the ceiling replays ---------------------------------------------------
-CAPTURED = [("json", "openai"), ("sse", "openai"), ("sse", "responses"), ("sse", "anthropic"),
-            ("paced", "openai"), ("accuracy", "openai")]
-
-
-def capture(settings: Settings) -> dict:
-    """One response of each workload from llm_mock: checked, measured, and kept for the ceiling."""
-    samples = {}
-    with launcher(settings, "capture") as server:
-        for workload, fmt in CAPTURED:
-            raw = asyncio.run(fetch(server.port, request_for(workload, fmt, server.port)))
-            if not raw.startswith(b"HTTP/1.1 200"):
-                raise RuntimeError(f"{workload}/{fmt} answered {raw[:200]!r}")
-            head, chunks = split_response(raw)
-            spec = WORKLOADS[workload]
-            events = sum(chunk.count(b"\n\n") for chunk in chunks) if spec.stream else 1
-            if spec.stream and events < len(spec.text) // spec.chunk_size:
-                raise RuntimeError(f"{workload}/{fmt}: {events} events for {len(spec.text)} characters")
-            samples[(workload, fmt)] = {"raw": raw, "head": head, "chunks": chunks, "events": events}
+def _samples(results: dict, value: Callable) -> Samples:
+    samples = Samples()
+    for name, runs in results.items():
+        for result in runs:
+            samples.add(name, value(name, result))
     return samples
 
 
-def ceiling_file(samples: dict) -> str:
-    """The replay list for the ceiling: paced workloads as one frame per chunk, on their gap."""
-    entries = []
-    for (workload, fmt), sample in samples.items():
-        spec = WORKLOADS[workload]
-        if spec.latency:
-            encoded = [b"%x\r\n%s\r\n" % (len(chunk), chunk) for chunk in sample["chunks"]]
-            frames = [sample["head"] + encoded[0], *encoded[1:-1], encoded[-1] + b"0\r\n\r\n"]
-        else:
-            frames = [sample["raw"]]
-        entries.append({"path": PATHS[fmt], "marker": spec.marker, "gap": spec.latency / 1000,
-                        "frames": [frame.decode("latin-1") for frame in frames]})
-    handle, path = tempfile.mkstemp(prefix="llm_mock_ceiling_", suffix=".json")
-    with os.fdopen(handle, "w") as out:
-        json.dump(entries, out)
-    return path
-
-
-# -- 1. cold start ----------------------------------------------------------------------------
-_IN_PROCESS = r"""
-import socket, sys, time
-t0 = time.perf_counter()
-from llm_mock import MockServer
-t1 = time.perf_counter()
-server = MockServer().start()
-t2 = time.perf_counter()
-conn = socket.create_connection(("127.0.0.1", server.port))
-conn.sendall(sys.argv[1].encode("latin-1"))
-data = b""
-while b"\r\n\r\n" not in data or len(data) < data.index(b"\r\n\r\n") + 4 + int(
-        data.split(b"content-length: ")[1].split(b"\r\n")[0]):
-    data += conn.recv(65536)
-t3 = time.perf_counter()
-assert data.startswith(b"HTTP/1.1 200"), data[:100]
-print((t1 - t0) * 1000, (t2 - t1) * 1000, (t3 - t1) * 1000)
-server.stop()
-"""
-
-
-def _free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return probe.getsockname()[1]
-
-
-def _first_answer(port: int, request: bytes, deadline: float) -> bytes:
-    """Connect as soon as something listens, send `request`, return the whole response."""
-    while True:
-        try:
-            conn = socket.create_connection(("127.0.0.1", port))
-            break
-        except OSError:
-            if time.perf_counter() > deadline:
-                raise TimeoutError("the CLI never listened") from None
-            time.sleep(0.0005)
-    with conn:
-        conn.sendall(request)
-        data = b""
-        while not response_end(data):
-            more = conn.recv(65536)
-            if not more:
-                break
-            data += more
-    return data
-
-
-def cold_start(settings: Settings) -> list:
-    in_process, start_only, imports, cli, bare = Samples(), Samples(), Samples(), Samples(), Samples()
-    request = request_for("json", "openai", 0).decode("latin-1")
-    for _ in range(settings.rounds):
-        started = time.perf_counter()
-        subprocess.run([sys.executable, "-c", "pass"], check=True, env=child_env())
-        bare.mock.append((time.perf_counter() - started) * 1000)
-        out = subprocess.run([sys.executable, "-c", _IN_PROCESS, request], capture_output=True, text=True,
-                             env=child_env(), cwd=REPO, preexec_fn=lambda: pin(SERVER_CPU), check=True)
-        import_ms, start_ms, answer_ms = map(float, out.stdout.split())
-        imports.mock.append(import_ms), start_only.mock.append(start_ms), in_process.mock.append(answer_ms)
-    rows = []
-    has_cli = os.path.exists(os.path.join(REPO, "llm_mock", "cli.py"))
-    if has_cli:
-        with tempfile.NamedTemporaryFile("w", suffix=".json", delete=False) as rules:
-            json.dump(rules_document(), rules)
-        with tempfile.NamedTemporaryFile("w", suffix=".json", delete=False) as replay:
-            json.dump([{"path": PATHS["openai"], "marker": "", "frames": [_TINY_ANSWER]}], replay)
-        try:
-            for _ in range(settings.rounds):
-                cli.mock.append(_cold_round(["-m", "llm_mock", "start", "-p", "{port}", "--rules", rules.name]))
-                ceiling_args = [os.path.join(BENCH_DIR, "ceiling.py"), replay.name, "--port", "{port}"]
-                cli.ceiling.append(_cold_round(ceiling_args))
-        finally:
-            os.unlink(rules.name)
-            os.unlink(replay.name)
-        rows.append(row("cold start: CLI to first answer", cli, "ms", "<= 80 ms", at_most(80),
-                        "ceiling: bench/ceiling.py started the same way"))
-    else:
-        rows.append(Row("cold start: CLI to first answer", None, "ms", None, "<= 80 ms", None,
-                        "pending: llm_mock/cli.py does not exist yet"))
-    rows += [row("in-process: MockServer().start() to first answer", in_process, "ms", "<= 5 ms", at_most(5)),
-             row("in-process: start() alone", start_only, "ms"),
-             row("import llm_mock", imports, "ms"),
-             row("interpreter start and exit (python -c pass)", bare, "ms")]
-    return rows
-
-
-_TINY_ANSWER = "HTTP/1.1 200 OK\r\ncontent-type: application/json\r\ncontent-length: 2\r\n\r\n{}"
-
-
-def _cold_round(args: list) -> float:
-    """Milliseconds from spawning `python *args` to the first answered request."""
-    port = _free_port()
-    request = request_for("json", "openai", port)
-    started = time.perf_counter()
-    process = subprocess.Popen([sys.executable, *(arg.format(port=port) for arg in args)], cwd=REPO, env=child_env(),
-                               stdin=subprocess.PIPE, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
-                               preexec_fn=lambda: pin(SERVER_CPU))
-    try:
-        answer = _first_answer(port, request, started + 10)
-        elapsed = (time.perf_counter() - started) * 1000
-    finally:
-        process.terminate()
-        _, errors = process.communicate(timeout=10)
-    if not answer.startswith(b"HTTP/1.1 200"):
-        raise RuntimeError(f"{args} answered {answer[:200]!r}; stderr: {errors[-500:]!r}")
-    return elapsed
-
-
-# -- 2, 3. throughput -------------------------------------------------------------------------
-SSE_CONNECTIONS = 4
-
-
-def _rounds(settings: Settings, ceiling: Child, server: Child, run: Callable) -> tuple:
-    """Alternate llm_mock and ceiling rounds (after a short warm-up of each); returns their results."""
-    for target in (server, ceiling):
-        run(target, settings.duration / 10)
-    mock, top = [], []
-    for _ in range(settings.rounds):
-        mock.append(run(server, settings.duration))
-        top.append(run(ceiling, settings.duration))
-    return mock, top
-
-
-def _load(workload: str, fmt: str, connections: int, expect: int) -> Callable:
-    def run(target: Child, duration: float):
-        request = request_for(workload, fmt, target.port)
-        cpu = cpu_seconds(target.pid)
-        result = asyncio.run(closed_loop(target.port, request, connections, duration, expect=expect))
-        result.server_cpu = cpu_seconds(target.pid) - cpu
+def _load(workload: str, fmt: str, connections: int) -> Callable:
+    def run(side, duration: float):
+        request = request_for(workload, fmt, side.port)
+        expect = len(side.answers[(workload, fmt)].raw)
+        cpu = cpu_seconds(side.pid)
+        result = asyncio.run(closed_loop(side.port, request, connections, duration, expect=expect))
+        result.server_cpu = cpu_seconds(side.pid) - cpu
         return result
     return run
-
-
-def _cpu_row(name: str, mock: list, top: list) -> Row:
-    return row(name, Samples([r.cpu_per_request_us for r in mock], [r.cpu_per_request_us for r in top]), "us")
 
 
 def _failures(results: list) -> str:
@@ -274,43 +76,63 @@ def _failures(results: list) -> str:
     return f"{errors} errors, {mismatched} odd-sized answers" if errors or mismatched else ""
 
 
-def json_throughput(settings: Settings, samples: dict, ceiling: Child) -> list:
+def _notes(results: dict) -> tuple:
+    """(llm_mock's failures, the failures of every side, named)."""
+    named = [f"{name}: {failed}" for name, runs in results.items() if (failed := _failures(runs))]
+    return _failures(results.get(MOCK, [])), "; ".join(named)
+
+
+def _cpu_row(name: str, results: dict) -> Row:
+    return row(name, _samples(results, lambda _, r: r.cpu_per_request_us), "us")
+
+
+# -- throughput -------------------------------------------------------------------------------
+SSE_CONNECTIONS = 4
+
+
+def json_throughput(settings: Settings, lineup) -> list:
     rows = []
-    expect = len(samples[("json", "openai")]["raw"])
-    with launcher(settings, "json") as server:
+    with lineup.servers("json", ("json", "openai")) as sides:
         for connections, ratio in ((1, 0.8), (32, 0.22)):
-            mock, top = _rounds(settings, ceiling, server, _load("json", "openai", connections, expect))
-            rate = Samples([r.rate for r in mock], [r.rate for r in top])
-            p50 = Samples([percentile(r.latencies, 50) * 1000 for r in mock],
-                          [percentile(r.latencies, 50) * 1000 for r in top])
-            p99 = Samples([percentile(r.latencies, 99) * 1000 for r in mock],
-                          [percentile(r.latencies, 99) * 1000 for r in top])
-            failed = _failures(mock)
-            rows += [row(f"JSON req/s, {connections} conn", rate, "req/s", f">= {ratio} x ceiling",
-                         unless_failed(failed, at_least(ratio)), failed),
-                     row(f"JSON p50 latency, {connections} conn", p50, "ms"),
-                     row(f"JSON p99 latency, {connections} conn", p99, "ms"),
-                     _cpu_row(f"JSON server CPU per request, {connections} conn", mock, top)]
+            results = _rounds(settings, sides, _load("json", "openai", connections))
+            failed, note = _notes(results)
+            rows += [row(f"JSON req/s, {connections} conn", _samples(results, lambda _, r: r.rate), "req/s",
+                         f">= {ratio} x ceiling", unless_failed(failed, at_least(ratio)), note,
+                         vs_peer=(">= 1.2 x", unless_failed(failed, at_least(1.2)))),
+                     row(f"JSON p50 latency, {connections} conn",
+                         _samples(results, lambda _, r: percentile(r.latencies, 50) * 1000), "ms"),
+                     row(f"JSON p99 latency, {connections} conn",
+                         _samples(results, lambda _, r: percentile(r.latencies, 99) * 1000), "ms"),
+                     _cpu_row(f"JSON server CPU per request, {connections} conn", results)]
     return rows
 
 
-def sse_throughput(settings: Settings, samples: dict, ceiling: Child) -> list:
+def sse_throughput(settings: Settings, lineup) -> list:
     rows = []
-    with launcher(settings, "sse") as server:
+    with lineup.servers("sse", None) as sides:
         for fmt in FORMATS:
-            sample = samples[("sse", fmt)]
-            mock, top = _rounds(settings, ceiling, server, _load("sse", fmt, SSE_CONNECTIONS, len(sample["raw"])))
-            rate = Samples([r.rate for r in mock], [r.rate for r in top])
-            events = Samples([r.rate * sample["events"] for r in mock], [r.rate * sample["events"] for r in top])
-            failed = _failures(mock)
-            rows += [row(f"SSE {fmt}: streams/s ({SSE_CONNECTIONS} conn)", rate, "req/s"),
-                     _cpu_row(f"SSE {fmt}: server CPU per stream", mock, top),
-                     row(f"SSE {fmt}: events/s ({sample['events']} per stream)", events, "ev/s",
-                         ">= 0.13 x ceiling", unless_failed(failed, at_least(0.13)), failed)]
+            serving = [side for side in sides if side.serves("sse", fmt)]
+            if not serving or serving[0].name != MOCK:
+                continue  # llm_mock does not serve it: nothing to compare
+            events = {side.name: side.answers[("sse", fmt)].events for side in serving}
+            results = _rounds(settings, serving, _load("sse", fmt, SSE_CONNECTIONS))
+            failed, note = _notes(results)
+            per_stream, event_rate = Samples(), Samples()
+            for name, count in events.items():
+                per_stream.add(name, count)
+                for result in results[name]:
+                    event_rate.add(name, result.rate * count)
+            rows += [row(f"SSE {fmt}: streams/s ({SSE_CONNECTIONS} conn)", _samples(results, lambda _, r: r.rate),
+                         "req/s"),
+                     _cpu_row(f"SSE {fmt}: server CPU per stream", results),
+                     row(f"SSE {fmt}: events per stream", per_stream, ""),
+                     row(f"SSE {fmt}: events/s", event_rate, "ev/s", ">= 0.13 x ceiling",
+                         unless_failed(failed, at_least(0.13)), note,
+                         vs_peer=(">= 2 x", unless_failed(failed, at_least(2))))]
     return rows
 
 
-# -- 4. many paced streams --------------------------------------------------------------------
+# -- many paced streams -----------------------------------------------------------------------
 def _stream_stats(timings: list, wall: float) -> dict:
     done = [t for t in timings if t.ok]
     gaps = [later - earlier for t in done for earlier, later in zip(t.event_times, t.event_times[1:], strict=False)]
@@ -320,82 +142,104 @@ def _stream_stats(timings: list, wall: float) -> dict:
             "errors": sorted({t.error for t in timings if not t.ok})[:3]}
 
 
-def many_streams(settings: Settings, samples: dict, ceiling: Child) -> list:
+def _worst(name: str, samples: Samples, pick, note: str = "") -> Row:
+    """A row of the worst round of each side (`pick` is min or max) rather than the median."""
+    return Row(name, samples.worst(MOCK, pick), "", samples.worst(CEILING, pick), note=note,
+               peers=samples.peers(lambda side: samples.worst(side, pick)))
+
+
+def many_streams(settings: Settings, lineup) -> list:
     """All streams open at once; TTFB counts from the moment each stream starts connecting."""
     rows = []
-    events = samples[("paced", "openai")]["events"]
+    events = lineup.answers[MOCK][("paced", "openai")].events
     latency = WORKLOADS["paced"].latency
     ideal = (events - 1) * latency / 1000
     for count in (200, 1000):
         stats = {key: Samples() for key in ("completed", "failed", "wall_s", "gap_p50_ms", "gap_p99_ms",
                                              "ttfb_p99_ms", "threads", "rss", "cpu_s")}
-        errors = set()
-        with launcher(settings, f"streams{count}") as server:
+        errors: dict = {}
+        with lineup.servers(f"streams{count}", ("paced", "openai")) as sides:
+            for side in sides:  # warm-up: a few streams on each fresh server
+                asyncio.run(timed_streams(side.port, request_for("paced", "openai", side.port), 20))
             for _ in range(settings.rounds):
-                for target, side in ((server, "mock"), (ceiling, "ceiling")):
-                    request = request_for("paced", "openai", target.port)
-                    cpu = cpu_seconds(target.pid)
-                    with PeakSampler(target.pid) as peaks:
-                        result = _stream_stats(*asyncio.run(timed_streams(target.port, request, count)))
-                    result.update(threads=peaks.peak_threads, rss=peaks.peak_rss, cpu_s=cpu_seconds(target.pid) - cpu)
+                for side in sides:
+                    request = request_for("paced", "openai", side.port)
+                    cpu = cpu_seconds(side.pid)
+                    with PeakSampler(side.pid) as peaks:
+                        result = _stream_stats(*asyncio.run(timed_streams(side.port, request, count)))
+                    result.update(threads=peaks.peak_threads, rss=peaks.peak_rss, cpu_s=cpu_seconds(side.pid) - cpu)
                     for key, bucket in stats.items():
-                        getattr(bucket, side).append(result[key])
-                    if side == "mock":
-                        errors.update(result["errors"])
+                        bucket.add(side.name, result[key])
+                    errors.setdefault(side.name, set()).update(result["errors"])
                     time.sleep(0.3)  # let the finished streams' threads and sockets go
         gate = count == 1000
-        failed = max(stats["failed"].mock)
-        gap_target = ("<= 60 ms", at_most(60)) if gate else ()
-        ttfb_target = ("<= 150 ms", at_most(150)) if gate else ()
+        failed = stats["failed"].worst(MOCK)
+        note = "; ".join(f"{name}: {', '.join(sorted(seen))}" for name, seen in errors.items() if seen)[:160]
         name = f"{count} streams:"
-        rows += [Row(f"{name} completed (worst round)", min(stats["completed"].mock), "",
-                     min(stats["completed"].ceiling)),
-                 Row(f"{name} failed (worst round)", failed, "", max(stats["failed"].ceiling),
-                     "0" if gate else "", (failed == 0) if gate else None, "; ".join(sorted(errors))[:120]),
+        failed_row = _worst(f"{name} failed (worst round)", stats["failed"], max, note=note)
+        if gate:
+            failed_row.target, failed_row.ok = "0", failed == 0
+            with_peer_target(failed_row, "0", lambda value, other: value == 0, absolute=True)
+        gap_vs = ("<= aimock's, <= 60 ms", both(at_most_ratio(1), at_most(60))) if gate else ()
+        ttfb_vs = ("<= aimock's", at_most_ratio(1)) if gate else ()
+        rows += [_worst(f"{name} completed (worst round)", stats["completed"], min),
+                 failed_row,
                  row(f"{name} wall time (ideal {ideal:.2f} s)", stats["wall_s"], "s"),
                  row(f"{name} gap p50 (ideal {latency:.0f} ms)", stats["gap_p50_ms"], "ms"),
-                 row(f"{name} gap p99", stats["gap_p99_ms"], "ms", *gap_target),
-                 row(f"{name} TTFB p99", stats["ttfb_p99_ms"], "ms", *ttfb_target),
+                 row(f"{name} gap p99", stats["gap_p99_ms"], "ms", *(("<= 60 ms", at_most(60)) if gate else ()),
+                     vs_peer=gap_vs),
+                 row(f"{name} TTFB p99", stats["ttfb_p99_ms"], "ms", *(("<= 150 ms", at_most(150)) if gate else ()),
+                     vs_peer=ttfb_vs),
                  row(f"{name} server CPU for the round", stats["cpu_s"], "s"),
                  row(f"{name} peak threads", stats["threads"], ""),
                  row(f"{name} peak RSS", stats["rss"], MIB)]
     return rows
 
 
-# -- 5. latency accuracy ----------------------------------------------------------------------
-def accuracy(settings: Settings, samples: dict, ceiling: Child) -> list:
+# -- latency accuracy -------------------------------------------------------------------------
+def accuracy(settings: Settings, lineup) -> list:
     gap = WORKLOADS["accuracy"].latency / 1000
     mean_error, p99_error, drift = Samples(), Samples(), Samples()
-    with launcher(settings, "accuracy") as server:
+    with lineup.servers("accuracy", ("accuracy", "openai")) as sides:
         for _ in range(settings.rounds):
-            for target, side in ((server, "mock"), (ceiling, "ceiling")):
-                request = request_for("accuracy", "openai", target.port)
-                (timing,), _ = asyncio.run(timed_streams(target.port, request, 1))
+            for side in sides:
+                request = request_for("accuracy", "openai", side.port)
+                (timing,), _ = asyncio.run(timed_streams(side.port, request, 1))
                 if not timing.ok:
-                    raise RuntimeError(f"accuracy stream failed: {timing.error}")
+                    raise RuntimeError(f"{side.name}: accuracy stream failed: {timing.error}")
                 times = timing.event_times
                 errors = [abs(b - a - gap) * 1000 for a, b in zip(times, times[1:], strict=False)]
-                getattr(mean_error, side).append(statistics.mean(errors))
-                getattr(p99_error, side).append(percentile(errors, 99))
-                getattr(drift, side).append((times[-1] - times[0] - gap * (len(times) - 1)) * 1000)
-    gaps = samples[("accuracy", "openai")]["events"] - 1
+                mean_error.add(side.name, statistics.mean(errors))
+                p99_error.add(side.name, percentile(errors, 99))
+                drift.add(side.name, (times[-1] - times[0] - gap * (len(times) - 1)) * 1000)
+    gaps = lineup.answers[MOCK][("accuracy", "openai")].events - 1
+    within = lambda value, other: value is not None and abs(value) <= 1  # noqa: E731
     return [row(f"accuracy: mean gap error ({gaps} gaps of 10 ms)", mean_error, "ms"),
             row("accuracy: p99 gap error", p99_error, "ms"),
-            row("accuracy: total drift", drift, "ms", "<= 1 ms", lambda v, c: v is not None and abs(v) <= 1)]
+            row("accuracy: total drift", drift, "ms", "<= 1 ms", within, vs_peer=("<= 1 ms", within, True))]
 
 
-# -- 6. memory --------------------------------------------------------------------------------
-def memory(settings: Settings, samples: dict) -> list:
-    expect = len(samples[("json", "openai")]["raw"])
-    with launcher(settings, "memory") as server:
+# -- memory -----------------------------------------------------------------------------------
+def memory(settings: Settings, lineup) -> list:
+    """Each server fresh: RSS idle, then after `memory_requests` JSON requests on 32 connections."""
+    idle, after, peak, failures = Samples(), Samples(), Samples(), {}
+    requests = 0
+    with lineup.servers("memory", ("json", "openai"), ceiling=False) as sides:
         time.sleep(0.2)
-        idle = server.status()["rss_mib"]
-        request = request_for("json", "openai", server.port)
-        result = asyncio.run(closed_loop(server.port, request, 32, total=settings.memory_requests, expect=expect))
-        time.sleep(0.2)
-        after = server.status()
-    failed = _failures([result])
-    return [Row("memory: RSS idle", idle, MIB),
-            Row(f"memory: RSS after {result.requests:,} requests", after["rss_mib"], MIB, None, "<= 64 MiB",
-                after["rss_mib"] <= 64 and not failed, failed),
-            Row("memory: peak RSS (VmHWM)", after["hwm_mib"], MIB)]
+        for side in sides:
+            idle.add(side.name, side.server.status()["rss_mib"])
+        for side in sides:
+            request = request_for("json", "openai", side.port)
+            expect = len(side.answers[("json", "openai")].raw)
+            result = asyncio.run(closed_loop(side.port, request, 32, total=settings.memory_requests, expect=expect))
+            requests = max(requests, result.requests)
+            time.sleep(0.2)
+            status = side.server.status()
+            after.add(side.name, status["rss_mib"]), peak.add(side.name, status["hwm_mib"])
+            failures[side.name] = _failures([result])
+    failed = failures.get(MOCK, "")
+    note = "; ".join(f"{name}: {text}" for name, text in failures.items() if text)
+    rss = row(f"memory: RSS after {requests:,} requests", after, MIB, "<= 64 MiB",
+              unless_failed(failed, at_most(64)), note, vs_peer=("<= 0.5 x", at_most_ratio(0.5)))
+    return [row("memory: RSS idle", idle, MIB), rss, row("memory: peak RSS (VmHWM)", peak, MIB)]
+

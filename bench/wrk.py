@@ -9,8 +9,9 @@ import statistics
 import subprocess
 import tempfile
 
-from procs import CLIENT_CPU, Child, pin
-from scenarios import Row, Settings, launcher
+from procs import CLIENT_CPU, pin
+from scenarios import Settings
+from table import Row
 from workloads import PATHS, WORKLOADS
 
 _RATE = re.compile(r"Requests/sec:\s+([\d.]+)")
@@ -36,12 +37,12 @@ def _wrk(port: int, script: str, connections: int, duration: float) -> tuple:
     return float(_RATE.search(out).group(1)), float(p99.group(1)) * _SCALE[p99.group(2)] if p99 else None
 
 
-def wrk_rows(settings: Settings, ceiling: Child) -> list:
+def wrk_rows(settings: Settings, lineup) -> list:
     script = _script()
     try:
-        with launcher(settings, "wrk") as server:
+        with lineup.launcher("wrk") as server:
             mock = [_wrk(server.port, script, 32, settings.duration) for _ in range(settings.rounds)]
-            top = [_wrk(ceiling.port, script, 32, settings.duration) for _ in range(settings.rounds)]
+            top = [_wrk(lineup.ceiling.port, script, 32, settings.duration) for _ in range(settings.rounds)]
     finally:
         os.unlink(script)
     rate, top_rate = statistics.median(r for r, _ in mock), statistics.median(r for r, _ in top)
