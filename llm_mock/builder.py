@@ -8,23 +8,30 @@ and keep counts exact (`times(n)` counts the requests the rule answered already)
 """
 from __future__ import annotations
 
-from typing import Any, Optional
+from collections.abc import Sequence
+from typing import TYPE_CHECKING, Any, Optional, Union, cast
 
 from .engine import Rule, RuleEngine, RuleSummary
-from .matching import MatchObject, any_request, compile_match
-from .replies import ErrorReply, ReplyOptions, normalise_reply
+from .matching import Match, MatchObject, any_request, compile_match
+from .replies import ErrorReply, ReplyOptions, Resolver, normalise_reply
+
+if TYPE_CHECKING:
+    from .chaos import Chaos
+
+SequenceEntry = Union[Resolver, "tuple[Resolver, ReplyOptions]"]
+"""One step of `reply_sequence`: a reply, `(reply, ReplyOptions)`, or `{"reply": ..., "latency": ...}`."""
 
 
 class PendingRule:
     """`when(match)`: registers nothing until `.reply()` or `.reply_sequence()`."""
 
-    def __init__(self, engine: RuleEngine, match: Any):
+    def __init__(self, engine: RuleEngine, match: Match):
         self._engine = engine
         self._match = match
         self._test, self._description = compile_match(match)
         self._times: Optional[int] = None
         self._first = False
-        self._chaos: Any = None
+        self._chaos: Optional[Chaos] = None
 
     def times(self, n: int) -> PendingRule:
         """Answer `n` requests, then step aside (set before `.reply()`: the rule enters whole)."""
@@ -36,17 +43,19 @@ class PendingRule:
         self._first = True
         return self
 
-    def chaos(self, chaos: Any) -> PendingRule:
+    def chaos(self, chaos: Optional[Chaos]) -> PendingRule:
         self._chaos = chaos
         return self
 
-    def reply(self, reply: Any, options: Optional[ReplyOptions] = None, **option_kw: Any) -> RuleHandle:
-        if not callable(reply):
-            reply = normalise_reply(reply)
-        return self._add(Rule(self._test, self._description, reply, _options(options, option_kw)))
+    def reply(self, reply: Resolver, options: Optional[ReplyOptions] = None,
+              **option_kw: Optional[float]) -> RuleHandle:
+        """Answer with `reply`; `options` (or `latency=`, `chunk_size=`, `ttft=`, `tokens_per_second=`,
+        `jitter=`) pace it."""
+        resolver = reply if callable(reply) else normalise_reply(reply)
+        return self._add(Rule(self._test, self._description, resolver, _options(options, option_kw)))
 
-    def reply_sequence(self, entries: list, options: Optional[ReplyOptions] = None,
-                       **option_kw: Any) -> RuleHandle:
+    def reply_sequence(self, entries: Sequence[SequenceEntry], options: Optional[ReplyOptions] = None,
+                       **option_kw: Optional[float]) -> RuleHandle:
         """Each matching request gets the next entry; exhausted, the last repeats unless `times` limits."""
         if not isinstance(entries, (list, tuple)) or not entries:
             raise ValueError("Sequence requires at least one entry.")
@@ -73,7 +82,7 @@ class RuleHandle:
         self._engine.move_to_front(self.rule)
         return self
 
-    def chaos(self, chaos: Any) -> RuleHandle:
+    def chaos(self, chaos: Optional[Chaos]) -> RuleHandle:
         """Chaos rates for this rule only, over the server's."""
         self.rule.chaos = chaos
         return self
@@ -85,7 +94,7 @@ class RuleBuilder:
     def __init__(self, engine: Optional[RuleEngine] = None):
         self.engine = engine if engine is not None else RuleEngine()
 
-    def when(self, match: Any) -> PendingRule:
+    def when(self, match: Match) -> PendingRule:
         """Start a rule: a string (case-insensitive substring of the last user message), a compiled
         regex, a `MatchObject` / dict, or a callable taking the request."""
         return PendingRule(self.engine, match)
@@ -105,7 +114,7 @@ class RuleBuilder:
         error = ErrorReply(status, message, type, **error_fields)
         return self.when(any_request).times(1).first().reply(error)
 
-    def fallback(self, reply: Any) -> None:
+    def fallback(self, reply: Resolver) -> None:
         """The reply when no rule matches."""
         self.engine.set_fallback(reply)
 
@@ -123,19 +132,19 @@ class RuleBuilder:
         return len(self.engine)
 
 
-def _count(n: Any) -> int:
+def _count(n: object) -> int:
     if not isinstance(n, int) or isinstance(n, bool):
         raise ValueError("times(n) needs an integer")
     return n
 
 
-def _options(options: Optional[ReplyOptions], option_kw: dict) -> ReplyOptions:
+def _options(options: Optional[ReplyOptions], option_kw: dict[str, Optional[float]]) -> ReplyOptions:
     if options is not None and not isinstance(options, ReplyOptions):
         raise ValueError("options must be a ReplyOptions")
-    return ReplyOptions(**option_kw).over(options or ReplyOptions())
+    return ReplyOptions(**cast("dict[str, Any]", option_kw)).over(options or ReplyOptions())
 
 
-def _sequence_step(entry: Any) -> tuple:
+def _sequence_step(entry: SequenceEntry) -> tuple[Resolver, ReplyOptions]:
     """A sequence entry: a reply, or `{reply, latency?, chunk_size?}` / `(reply, ReplyOptions)`."""
     if isinstance(entry, tuple) and len(entry) == 2 and isinstance(entry[1], ReplyOptions):
         return _resolver(entry[0]), entry[1]
@@ -146,5 +155,5 @@ def _sequence_step(entry: Any) -> tuple:
     return _resolver(entry), ReplyOptions()
 
 
-def _resolver(reply: Any) -> Any:
+def _resolver(reply: Resolver) -> Resolver:
     return reply if callable(reply) else normalise_reply(reply)

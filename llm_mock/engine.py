@@ -20,10 +20,16 @@ import threading
 from collections import deque
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Any, Optional
+from typing import TYPE_CHECKING, Any, Optional
 
-from .replies import ReplyObject, ReplyOptions, normalise_reply
+from .replies import ReplyObject, ReplyOptions, Resolver, normalise_reply
 from .retries import ReplayMemory
+
+if TYPE_CHECKING:
+    from .budget import ByteBudget
+    from .chaos import Chaos
+    from .matching import Match
+    from .request import MockRequest
 
 DEFAULT_FALLBACK = "llm_mock: no rule matched this request."
 _RETIRED_CAP = 64  # used-up rules kept for near-miss reports (`times: used up (3 of 3)`)
@@ -44,17 +50,17 @@ class Rule:
     """A matcher and what it answers. `remaining` None means unlimited; `first` rules go before the
     others when added; `sequence` is a list of (reply, ReplyOptions) steps."""
 
-    test: Callable[[Any], bool]
+    test: Callable[[MockRequest], bool]
     description: str
-    resolver: Any = None
+    resolver: Any = None  # a `Resolver`; a loaded rule's is its `ReplyObject`, read as such
     options: ReplyOptions = field(default_factory=ReplyOptions)
-    sequence: Optional[list] = None
+    sequence: Optional[list] = None  # (Resolver, ReplyOptions) steps; recorded rules hold their own
     remaining: Optional[int] = None
     first: bool = False
-    chaos: Any = None
+    chaos: Optional[Chaos] = None
     served: int = 0
     live: bool = True  # False once used up or removed: a request that matched it goes on to the next rule
-    match: Any = None  # the matcher as written (near-miss reports explain it condition by condition)
+    match: Optional[Match] = None  # the matcher as written (near-miss reports explain it condition by condition)
     source: str = "api"  # where the rule came from: "api", "admin" or a rule file's path
     id: int = field(default_factory=lambda: next(_rule_ids))  # stable while indexes shift
 
@@ -72,7 +78,7 @@ class Resolution:
     reply: ReplyObject
     options: ReplyOptions
     rule: Optional[str]  # description, None for the fallback
-    chaos: Any = None
+    chaos: Optional[Chaos] = None
     replayed: bool = False
     outcome: Optional[str] = None  # the journal's outcome when it is not the usual one ("unmatched")
 
@@ -86,11 +92,11 @@ class RuleSummary:
 class RuleEngine:
     """Thread-safe ordered rules, the fallback, and the retry replay memory."""
 
-    def __init__(self, budget: Any = None) -> None:
+    def __init__(self, budget: Optional[ByteBudget] = None) -> None:
         self._lock = threading.Lock()
-        self._rules: tuple = ()
-        self._fallback: Any = None
-        self.retired: deque = deque(maxlen=_RETIRED_CAP)  # rules used up by requests, newest last
+        self._rules: tuple[Rule, ...] = ()
+        self._fallback: Resolver = None
+        self.retired: deque[Rule] = deque(maxlen=_RETIRED_CAP)  # rules used up by requests, newest last
         self._replays = ReplayMemory(budget)  # its bodies count against the server's byte budget
 
     # -- building -------------------------------------------------------------------------
@@ -101,11 +107,11 @@ class RuleEngine:
             self._rules = (rule, *self._rules) if rule.first else (*self._rules, rule)
         return rule
 
-    def extend(self, rules: list) -> None:
+    def extend(self, rules: list[Rule]) -> None:
         """Append rules in the order given (a loaded file's rules, already ordered)."""
         self.insert([], rules)
 
-    def insert(self, front: list, back: list) -> None:
+    def insert(self, front: list[Rule], back: list[Rule]) -> None:
         """Put `front` before every rule and `back` after them, at once (a batch enters whole)."""
         with self._lock:
             for rule in (*front, *back):
@@ -132,17 +138,17 @@ class RuleEngine:
         rule.live = False
         self._rules = tuple(r for r in self._rules if r is not rule)
 
-    def set_fallback(self, reply: Any) -> None:
+    def set_fallback(self, reply: Resolver) -> None:
         if reply is not None and not callable(reply):
             normalise_reply(reply)  # reject a malformed fallback now, not at request time
         self._fallback = reply
 
     @property
-    def fallback(self) -> Any:
+    def fallback(self) -> Resolver:
         """The reply when no rule matches, as set (None: the default text)."""
         return self._fallback
 
-    def replace(self, rules: list, fallback: Any = None) -> None:
+    def replace(self, rules: list[Rule], fallback: Resolver = None) -> None:
         """Swap the whole rule set at once (watch mode): no request sees a half-loaded set."""
         with self._lock:
             for rule in self._rules:
@@ -158,12 +164,12 @@ class RuleEngine:
         self.replace([])
 
     # -- reading --------------------------------------------------------------------------
-    def snapshot(self) -> tuple:
+    def snapshot(self) -> tuple[Rule, ...]:
         """The rules in matching order, as they are now."""
         return self._rules
 
     @property
-    def rules(self) -> list:
+    def rules(self) -> list[RuleSummary]:
         return [RuleSummary(r.description, float("inf") if r.remaining is None else r.remaining)
                 for r in self._rules]
 
@@ -174,7 +180,7 @@ class RuleEngine:
         return all(rule.done for rule in self._rules)
 
     # -- answering ------------------------------------------------------------------------
-    def resolve(self, request: Any, use_fallback: bool = True) -> Optional[Resolution]:
+    def resolve(self, request: MockRequest, use_fallback: bool = True) -> Optional[Resolution]:
         """Choose the rule for `request`, consume it, and produce its reply (None when no rule
         matches and `use_fallback` is false)."""
         retry = request.retry_count > 0
@@ -193,12 +199,12 @@ class RuleEngine:
             self._replays.remember(key, resolution)
         return resolution
 
-    def answer_fallback(self, request: Any) -> Resolution:
+    def answer_fallback(self, request: MockRequest) -> Resolution:
         """The fallback's answer to `request` (the default text when none is set)."""
         reply = self._call(self._fallback if self._fallback is not None else DEFAULT_FALLBACK, request, "fallback")
         return Resolution(reply, ReplyOptions(), None)
 
-    def _choose(self, request: Any) -> tuple:
+    def _choose(self, request: MockRequest) -> tuple:
         """(rule, resolver, options) of the first live rule that matches, consumed; (None, …) if none."""
         for rule in self._rules:  # this tuple is never mutated: matchers run without the lock
             if not rule.live or (rule.remaining is not None and rule.remaining <= 0):
@@ -213,7 +219,7 @@ class RuleEngine:
                         return (rule, *self._consume(rule))
         return None, None, None
 
-    def _consume(self, rule: Rule) -> tuple:
+    def _consume(self, rule: Rule) -> tuple[Resolver, ReplyOptions]:
         if rule.remaining is not None:
             rule.remaining -= 1
             if rule.remaining <= 0:
@@ -227,7 +233,7 @@ class RuleEngine:
         return reply, options.over(rule.options)
 
     @staticmethod
-    def _call(resolver: Any, request: Any, description: str) -> ReplyObject:
+    def _call(resolver: Resolver, request: MockRequest, description: str) -> ReplyObject:
         try:
             value = resolver(request) if callable(resolver) else resolver
             if hasattr(value, "__await__"):  # an async reply callable

@@ -2,13 +2,15 @@
 from __future__ import annotations
 
 import re
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, fields
 from typing import Any, Optional, Union
 
 from . import formats, regex_safety
+from .request import MockRequest
 
 Pattern = Union[str, "re.Pattern[str]"]
+Predicate = Callable[[MockRequest], bool]
 
 
 @dataclass(frozen=True)
@@ -28,9 +30,9 @@ class MatchObject:
     tool_call_id: Optional[str] = None
     server_tool: Optional[str] = None
     turn: Optional[int] = None
-    predicate: Optional[Callable[[Any], bool]] = None
+    predicate: Optional[Predicate] = None
 
-    def __post_init__(self):
+    def __post_init__(self) -> None:
         if self.format is not None and self.format not in formats.names():
             raise ValueError(f"format must be one of {', '.join(formats.names())}, got {self.format!r}")
         for name in ("message", "model", "system"):
@@ -47,18 +49,20 @@ class MatchObject:
             raise ValueError("MatchObject.predicate must be callable")
 
 
-Match = Union[str, "re.Pattern[str]", MatchObject, dict, Callable[[Any], bool]]
+Match = Union[str, "re.Pattern[str]", MatchObject, "dict[str, Any]", Predicate]
+"""What `when()` accepts: a substring of the last user message, a regex, a `MatchObject`, a dict of its
+fields (camelCase names too), or a predicate on the request."""
 
 _CAMEL = {"toolName": "tool_name", "toolCallId": "tool_call_id", "serverTool": "server_tool"}
 _MATCH_FIELDS = {f.name for f in fields(MatchObject)}
 
 
-def any_request(request: Any) -> bool:
+def any_request(request: MockRequest) -> bool:
     """The matcher of `next_error`: every request (a near-miss report leaves such rules out)."""
     return True
 
 
-def compile_match(match: Match) -> tuple:
+def compile_match(match: Match) -> tuple[Predicate, str]:
     """(predicate, description) for any accepted matcher; `ValueError` for anything else, and for a
     regex that can backtrack catastrophically (`regex_safety`)."""
     test, description = _compile(match)
@@ -72,7 +76,7 @@ def compile_match(match: Match) -> tuple:
     return test, description
 
 
-def _compile(match: Match) -> tuple:
+def _compile(match: Match) -> tuple[Predicate, str]:
     if isinstance(match, dict):
         unknown = {k for k in match if _CAMEL.get(k, k) not in _MATCH_FIELDS}
         if unknown:
@@ -90,7 +94,7 @@ def _compile(match: Match) -> tuple:
     raise ValueError(f"a matcher must be a string, regex, MatchObject, dict or callable, got {type(match).__name__}")
 
 
-def match_fields(match: Match) -> list:
+def match_fields(match: Match) -> list[tuple[str, Any]]:
     """The named conditions of a matcher as written, `[(field, expected), ...]` (a string or regex is
     `message`, a callable `predicate`), so a near-miss report can check them one by one."""
     if isinstance(match, dict):
@@ -104,7 +108,7 @@ def match_fields(match: Match) -> list:
     return []
 
 
-def _text_test(pattern: Pattern, attribute: str) -> Callable:
+def _text_test(pattern: Pattern, attribute: str) -> Predicate:
     if isinstance(pattern, str):
         needle = pattern.lower()
         return lambda req: needle in getattr(req, attribute).lower()
@@ -112,8 +116,8 @@ def _text_test(pattern: Pattern, attribute: str) -> Callable:
     return lambda req: search(getattr(req, attribute)) is not None
 
 
-def _object_test(m: MatchObject) -> Callable:
-    tests = []
+def _object_test(m: MatchObject) -> Predicate:
+    tests: list[Callable[..., bool]] = []  # matchers binding their expected value as a default argument
     for name, attribute in (("message", "last_message"), ("model", "model"), ("system", "system_message")):
         value = getattr(m, name)
         if value is not None:
@@ -133,7 +137,7 @@ def _object_test(m: MatchObject) -> Callable:
     return lambda req: all(test(req) for test in tests)
 
 
-def turn_of(request: Any) -> int:
+def turn_of(request: MockRequest) -> int:
     """How many messages the request's conversation holds, system messages aside."""
     return sum(1 for message in request.messages if message.role != "system")
 
@@ -148,7 +152,7 @@ def _describe_object(m: MatchObject) -> str:
     return _describe_fields((f.name, getattr(m, f.name)) for f in fields(m))
 
 
-def _describe_fields(items) -> str:
+def _describe_fields(items: Iterable[tuple[str, Any]]) -> str:
     """`{model=gpt-4, message=hi}`: set fields in the given order, a predicate last and unnamed."""
     parts, predicate = [], False
     for name, value in items:

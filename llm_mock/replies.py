@@ -9,13 +9,17 @@ from __future__ import annotations
 import base64
 import hashlib
 import json
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field, fields, replace
-from typing import Any, Optional, Union
+from typing import TYPE_CHECKING, Any, Optional, Union
 
 from . import embeddings as _embeddings
 from . import logprobs as _logprobs
 from .tokens import estimate_tokens, truncate_to_tokens
+
+if TYPE_CHECKING:
+    from .logprobs import LogProb
+    from .request import MockRequest
 
 
 @dataclass
@@ -23,11 +27,11 @@ class ToolCall:
     """A tool call in a reply. `id` is generated in the format's style when omitted."""
 
     name: str
-    args: Any = field(default_factory=dict)
+    args: Union[dict[str, Any], str] = field(default_factory=dict)  # a custom tool's input is a string
     id: Optional[str] = None
 
     @property
-    def input(self) -> dict:
+    def input(self) -> dict[str, Any]:
         """The arguments as an object (Anthropic `tool_use.input`); a JSON string is parsed."""
         if isinstance(self.args, dict):
             return self.args
@@ -56,25 +60,25 @@ class ErrorReply:
     type: Optional[str] = None
     code: Optional[str] = None
     param: Optional[str] = None
-    headers: dict = field(default_factory=dict)
+    headers: dict[str, str] = field(default_factory=dict)
     retry_after: Optional[float] = None
     should_retry: Optional[bool] = None
 
-    def __post_init__(self):
+    def __post_init__(self) -> None:
         if not isinstance(self.status, int) or isinstance(self.status, bool) or not 100 <= self.status <= 599:
             raise ValueError(f"error status must be an integer from 100 to 599, got {self.status!r}")
 
     @classmethod
-    def rate_limited(cls, retry_after: float = 1, message: Optional[str] = None, **kw) -> ErrorReply:
+    def rate_limited(cls, retry_after: float = 1, message: Optional[str] = None, **kw: Any) -> ErrorReply:
         """429 with `retry-after`: the SDKs wait that long, then retry."""
         return cls(429, message, retry_after=retry_after, **kw)
 
     @classmethod
-    def overloaded(cls, message: str = "Overloaded", **kw) -> ErrorReply:
+    def overloaded(cls, message: str = "Overloaded", **kw: Any) -> ErrorReply:
         """Anthropic's 529 `overloaded_error` (OpenAI routes get a 529 with a server_error body)."""
         return cls(529, message, type="overloaded_error", **kw)
 
-    def response_headers(self) -> list:
+    def response_headers(self) -> list[tuple[str, str]]:
         out = [(k.lower(), str(v)) for k, v in self.headers.items()]
         if self.retry_after is not None:
             out.append(("retry-after", _number(self.retry_after)))
@@ -106,7 +110,7 @@ class Fault:
     reason: str = "max_output_tokens"
     stall_ms: int = 30000
 
-    def __post_init__(self):
+    def __post_init__(self) -> None:
         if self.kind not in FAULT_KINDS:
             raise ValueError(f"unknown fault kind {self.kind!r}; expected one of {', '.join(FAULT_KINDS)}")
         if isinstance(self.error, dict):
@@ -126,12 +130,12 @@ class ReplyObject:
 
     text: Optional[str] = None
     reasoning: Optional[str] = None
-    tools: list = field(default_factory=list)
-    usage: Optional[dict] = None
+    tools: list[ToolCall] = field(default_factory=list)
+    usage: Optional[dict[str, int]] = None
     error: Optional[ErrorReply] = None
     fault: Optional[Fault] = None
-    embeddings: Optional[list] = None
-    logprobs: Optional[list] = None
+    embeddings: Union[list[float], list[list[float]], None] = None
+    logprobs: Optional[list[Union[dict[str, Any], LogProb]]] = None  # dicts as written; `LogProb`s once checked
     signature: Optional[str] = None
 
 
@@ -152,8 +156,12 @@ class ReplyOptions:
                                else getattr(base, f.name) for f in fields(self)})
 
 
-Reply = Union[str, ReplyObject, dict, ErrorReply, None]
-Resolver = Union[Reply, Callable[[Any], Reply]]
+Reply = Union[str, ReplyObject, ErrorReply, Fault, "dict[str, Any]", None]
+"""One reply as written: text, a `ReplyObject`, an `ErrorReply`, a `Fault`, a dict of `ReplyObject`'s fields,
+or None (empty text)."""
+Resolver = Union[Reply, Callable[["MockRequest"], Union[Reply, Awaitable[Reply]]]]
+"""What `.reply()` and `fallback()` accept: a `Reply`, or a callable (plain or async) that returns one for the
+request."""
 
 _REPLY_KEYS = {f.name for f in fields(ReplyObject)}
 
@@ -161,7 +169,7 @@ _REPLY_KEYS = {f.name for f in fields(ReplyObject)}
 def normalise_reply(value: Reply) -> ReplyObject:
     """Any accepted reply shape as a `ReplyObject`; a clear `ValueError` for anything else."""
     if isinstance(value, ReplyObject):
-        changes: dict = {}
+        changes: dict[str, Any] = {}
         if value.usage is not None:
             usage = usage_from(value.usage)
             if usage != value.usage:
@@ -218,7 +226,7 @@ def _entries(value: Any, text: Optional[str]) -> Optional[list]:
 USAGE_KEYS = ("input", "output", "reasoning", "cached")
 
 
-def usage_from(value: Any) -> dict:
+def usage_from(value: Any) -> dict[str, int]:
     """A usage override checked: `{input?, output?, reasoning?, cached?}` (or `input_tokens`, …), each a
     whole number of tokens, 0 or more; returned with the short keys."""
     if not isinstance(value, dict):
@@ -248,7 +256,7 @@ def tool_from(value: Any) -> ToolCall:
     raise ValueError("a tool call needs a 'name' string (and optional 'args', 'id')")
 
 
-def error_from(value: dict) -> ErrorReply:
+def error_from(value: dict[str, Any]) -> ErrorReply:
     unknown = set(value) - {f.name for f in fields(ErrorReply)}
     if unknown:
         raise ValueError(f"unknown error field(s): {', '.join(sorted(unknown))}")
@@ -286,7 +294,8 @@ class Completion:
         return [text[i:i + size] for i in range(0, len(text), size)]
 
 
-def build_completion(request, reply: ReplyObject, chunk_size: int, fault: Optional[Fault] = None) -> Completion:
+def build_completion(request: MockRequest, reply: ReplyObject, chunk_size: int,
+                     fault: Optional[Fault] = None) -> Completion:
     """Fix text, tools, finish reason and usage for `reply` answering `request`.
 
     A `max_tokens`-style limit in the request truncates reasoning, then text, then drops tools,

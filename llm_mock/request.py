@@ -40,7 +40,7 @@ class ToolDef:
 
     name: str
     description: Optional[str] = None
-    parameters: Optional[dict] = None
+    parameters: Optional[dict[str, Any]] = None
     type: str = "function"
     namespace: Optional[str] = None
 
@@ -58,16 +58,16 @@ class MockRequest:
     format: str
     model: str
     stream: bool
-    messages: list = field(default_factory=list)
+    messages: list[Message] = field(default_factory=list)
     last_message: str = ""
     system_message: str = ""
-    tools: Optional[list] = None
-    tool_names: tuple = ()
-    server_tool_types: tuple = ()
+    tools: Optional[list[ToolDef]] = None
+    tool_names: tuple[str, ...] = ()
+    server_tool_types: tuple[str, ...] = ()
     last_tool_call_id: Optional[str] = None
-    headers: dict = field(default_factory=dict)
+    headers: dict[str, str] = field(default_factory=dict)
     path: str = ""
-    raw: Any = None
+    raw: Any = None  # the parsed JSON body as the client sent it
     max_tokens: Optional[int] = None
     n: int = 1
     include_usage: bool = False
@@ -105,7 +105,7 @@ class MockRequest:
         return max(total, 1)
 
 
-def finish(request: MockRequest, messages: list) -> MockRequest:
+def finish(request: MockRequest, messages: list[Message]) -> MockRequest:
     """Fill the derived fields (last user message, system text, last tool call id) from `messages`."""
     request.messages = messages
     for message in reversed(messages):
