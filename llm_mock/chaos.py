@@ -3,8 +3,9 @@ from __future__ import annotations
 
 import random
 import threading
+from collections.abc import Sequence
 from dataclasses import dataclass, field
-from typing import Optional
+from typing import Optional, Union
 
 from .replies import FAULT_KINDS, ErrorReply, Fault
 
@@ -15,13 +16,13 @@ class Chaos:
     fault kind to its rate. The n-th request's fate depends only on `seed` and n, so a failing run
     replays exactly with the same seed."""
 
-    seed: Optional[int] = 0
+    seed: Union[int, str, None] = 0
     error_rate: float = 0.0
-    error_statuses: tuple = (429, 500, 503)
-    faults: dict = field(default_factory=dict)
+    error_statuses: Sequence[int] = (429, 500, 503)  # kept as a tuple
+    faults: dict[str, float] = field(default_factory=dict)
     retry_after: Optional[float] = None
 
-    def __post_init__(self):
+    def __post_init__(self) -> None:
         if self.seed is not None and (isinstance(self.seed, bool) or not isinstance(self.seed, (int, str))):
             raise ValueError(f"chaos seed must be an integer or a string, not {self.seed!r}")
         if not isinstance(self.faults, dict):
@@ -44,7 +45,7 @@ class Chaos:
                                              not isinstance(self.retry_after, (int, float)) or self.retry_after < 0):
             raise ValueError(f"chaos retry_after must be a number of seconds, 0 or more, not {self.retry_after!r}")
 
-    def decide(self, ordinal: int) -> tuple:
+    def decide(self, ordinal: int) -> tuple[Optional[ErrorReply], Optional[Fault]]:
         """(ErrorReply or None, Fault or None) for the `ordinal`-th request."""
         rng = random.Random(f"{self.seed}:{ordinal}")
         roll = rng.random()
@@ -62,7 +63,7 @@ class Chaos:
 class Counter:
     """A thread-safe request counter (the chaos ordinal)."""
 
-    def __init__(self):
+    def __init__(self) -> None:
         self._lock = threading.Lock()
         self._value = 0
 

@@ -18,7 +18,7 @@ from typing import Any, Optional, Union
 from . import schema
 from .chaos import Chaos
 from .log import LEVELS
-from .replies import normalise_reply
+from .replies import Resolver, normalise_reply
 
 _ALIASES = {"latency": "default_latency", "chunk_size": "default_chunk_size", "chunkSize": "default_chunk_size",
             "logLevel": "log_level", "defaultLatency": "default_latency", "defaultChunkSize": "default_chunk_size"}
@@ -45,7 +45,7 @@ class MockServerOptions:
     log_level: Optional[str] = None
     default_latency: float = 0
     default_chunk_size: int = 0
-    fallback: Any = None
+    fallback: Resolver = None
     rules: Optional[str] = None
     watch: bool = False
     watch_settle_ms: float = 200
@@ -71,8 +71,8 @@ class MockServerOptions:
     # factor; `replay` "strict" makes a miss an error naming the closest recording
     record: Optional[str] = None
     upstream: Optional[str] = None
-    upstreams: dict = field(default_factory=dict)
-    redact: list = field(default_factory=list)
+    upstreams: dict[str, str] = field(default_factory=dict)
+    redact: list[str] = field(default_factory=list)
     replay_timing: Union[str, float, None] = None
     replay: Optional[str] = None
 
@@ -99,7 +99,7 @@ class MockServerOptions:
         if not isinstance(data, dict):
             raise OptionError(source, "", f"must be a JSON object at top level, got {type(data).__name__}")
         known = {f.name for f in fields(cls)}
-        values: dict = {}
+        values: dict[str, Any] = {}
         for key, value in data.items():
             name = _ALIASES.get(key, key)
             if name not in known:
@@ -164,7 +164,7 @@ def _fallback(value: Any) -> Optional[str]:
 
 
 # key: (test, what it must be)
-RULES: dict = {
+RULES: dict[str, tuple[Callable[[Any], bool], str]] = {
     "port": (_whole(0, 65535), "an integer from 0 to 65535"),
     "host": (_host, "an address such as 127.0.0.1"),
     "log_level": (lambda v: v is None or v in LEVELS, f"one of {', '.join(LEVELS)}"),
@@ -201,7 +201,7 @@ RULES: dict = {
 }
 
 
-def check_values(values: dict, source: str) -> None:
+def check_values(values: dict[str, Any], source: str) -> None:
     """Each value of `values` (option name → value) checked; the first bad one raises `OptionError`."""
     for key, value in values.items():
         if key == "fallback":
@@ -218,7 +218,7 @@ def check(options: MockServerOptions, source: str) -> None:
     check_values({f.name: getattr(options, f.name) for f in fields(options)}, source)
 
 
-def _chaos(value: dict, source: str) -> Chaos:
+def _chaos(value: dict[str, Any], source: str) -> Chaos:
     try:
         return schema.chaos(value, "chaos")
     except schema.Invalid as bad:

@@ -6,8 +6,14 @@ from __future__ import annotations
 import itertools
 import threading
 from collections import deque
-from collections.abc import Callable, Iterator
-from typing import Any, Optional
+from collections.abc import Callable, Iterable, Iterator
+from typing import TYPE_CHECKING, Any, Optional
+
+if TYPE_CHECKING:
+    from .budget import ByteBudget
+    from .near_miss import NearMiss
+    from .replies import ReplyObject
+    from .request import MockRequest
 
 _ids = itertools.count(1)
 _record_lock = threading.Lock()  # ids grow in journal order, across every journal of the process
@@ -22,18 +28,19 @@ class RecordedRequest:
                  "duration_ms", "outcome", "_request", "_parse", "id", "session", "near_misses", "reply", "flags",
                  "body_dropped")
 
-    def __init__(self, format: Optional[str], method: str, path: str, headers: tuple, body: bytes,
+    def __init__(self, format: Optional[str], method: str, path: str, headers: Iterable[tuple[str, str]], body: bytes,
                  rule: Optional[str], status: int, timestamp: float, duration_ms: float, outcome: str,
-                 request: Any = None, parse: Optional[Callable] = None):
+                 request: Optional[MockRequest] = None,
+                 parse: Optional[Callable[[RecordedRequest], Optional[MockRequest]]] = None):
         self.format, self.method, self.path = format, method, path
         self._headers = "\n".join(f"{name}:{value}" for name, value in headers)  # one string, not 2n+1 objects
         self.body, self.rule, self.status, self.timestamp = body, rule, status, timestamp
         self.duration_ms, self.outcome, self._request, self._parse = duration_ms, outcome, request, parse
         self.id = 0  # set when recorded: unique in the process, growing in journal order
         self.session: Optional[str] = None
-        self.near_misses: Optional[list] = None  # a list (maybe empty) when no rule matched the request
-        self.reply: Any = None  # the ReplyObject a rule or the fallback gave
-        self.flags: tuple = ()
+        self.near_misses: Optional[list[NearMiss]] = None  # a list (maybe empty) when no rule matched the request
+        self.reply: Optional[ReplyObject] = None  # the ReplyObject a rule or the fallback gave
+        self.flags: tuple[str, ...] = ()
         self.body_dropped = False  # True once the byte budget took the body back
 
     def drop_kept(self) -> None:
@@ -43,21 +50,21 @@ class RecordedRequest:
         self.body_dropped = True
 
     @property
-    def headers(self) -> dict:
+    def headers(self) -> dict[str, str]:
         """Lower-cased names; a repeated header's values joined with ", ", as the rules saw them."""
-        headers: dict = {}
+        headers: dict[str, str] = {}
         for line in self._headers.split("\n") if self._headers else ():
             name, _, value = line.partition(":")
             headers[name] = f"{headers[name]}, {value}" if name in headers else value
         return headers
 
-    def keep(self, request: Any) -> None:
+    def keep(self, request: MockRequest) -> None:
         """Hold the parsed request itself: it was built from server state (a stored conversation)
         that its bytes alone cannot restore later."""
         self._request, self._parse = request, None
 
     @property
-    def request(self):
+    def request(self) -> Optional[MockRequest]:
         """The `MockRequest` (None when the body could not be parsed)."""
         if self._request is None and self._parse is not None:
             try:
@@ -66,7 +73,7 @@ class RecordedRequest:
                 self._parse = None
         return self._request
 
-    def peek_request(self):
+    def peek_request(self) -> Optional[MockRequest]:
         """The normalised request, without keeping it (for readers that go through a whole journal)."""
         if self._request is not None or self._parse is None:
             return self._request
@@ -75,7 +82,7 @@ class RecordedRequest:
         except Exception:
             return None
 
-    def __getattr__(self, name: str):
+    def __getattr__(self, name: str) -> Any:
         # `entry.last_message`, `entry.model` …: the normalised request's fields, for short assertions.
         if name.startswith("_"):
             raise AttributeError(name)
@@ -91,7 +98,7 @@ class RecordedRequest:
                 f"outcome={self.outcome!r}{', body dropped' if self.body_dropped else ''})")
 
 
-class _Snapshot(tuple):
+class _Snapshot(tuple[RecordedRequest, ...]):
     """`history.all` is a snapshot tuple; calling it (`history.all()`) returns the same."""
 
     def __call__(self) -> _Snapshot:
@@ -101,8 +108,8 @@ class _Snapshot(tuple):
 class RequestHistory:
     """Bounded journal of requests, newest last. Thread-safe."""
 
-    def __init__(self, limit: int = 10_000, budget: Any = None):
-        self._entries: deque = deque(maxlen=limit if limit and limit > 0 else None)
+    def __init__(self, limit: int = 10_000, budget: Optional[ByteBudget] = None):
+        self._entries: deque[RecordedRequest] = deque(maxlen=limit if limit and limit > 0 else None)
         self._budget = budget if budget is not None and budget.limit else None
         self._lock = threading.Lock()
 
@@ -133,7 +140,7 @@ class RequestHistory:
         except IndexError:
             return None
 
-    def where(self, predicate: Callable[[RecordedRequest], bool]) -> list:
+    def where(self, predicate: Callable[[RecordedRequest], bool]) -> list[RecordedRequest]:
         return [entry for entry in tuple(self._entries) if predicate(entry)]
 
     @property

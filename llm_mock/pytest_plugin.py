@@ -14,6 +14,8 @@ rules or requests.
 from __future__ import annotations
 
 import os
+from collections.abc import Iterator
+from typing import Union
 
 import pytest
 
@@ -21,13 +23,13 @@ from .remote import RemoteMockServer
 from .server import MockServer
 
 
-def pytest_addoption(parser):
+def pytest_addoption(parser: pytest.Parser) -> None:
     parser.addoption("--llm-mock-url", default=None, metavar="URL",
                      help="use the llm_mock server running at URL (default: $LLM_MOCK_URL; else one in-process)")
 
 
 @pytest.fixture(scope="session")
-def llm_mock_server(request):
+def llm_mock_server(request: pytest.FixtureRequest) -> Iterator[Union[MockServer, RemoteMockServer]]:
     """The session's server: started once, or the remote one `--llm-mock-url` names."""
     url = request.config.getoption("--llm-mock-url") or os.environ.get("LLM_MOCK_URL")
     if url:
@@ -42,7 +44,7 @@ def llm_mock_server(request):
 
 
 @pytest.fixture
-def llm_mock(llm_mock_server):
+def llm_mock(llm_mock_server: Union[MockServer, RemoteMockServer]) -> Iterator[Union[MockServer, RemoteMockServer]]:
     """The session's server with no rules and an empty history."""
     llm_mock_server.reset()
     yield llm_mock_server

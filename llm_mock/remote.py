@@ -14,20 +14,28 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import urllib.error
 import urllib.request
-from collections.abc import Callable, Iterator
-from typing import Any, Optional
+from collections.abc import Callable, Iterator, Sequence
+from http.client import HTTPMessage
+from typing import Any, Optional, Union, cast
 from urllib.parse import quote, urlencode
 
 from . import dialect
+from .chaos import Chaos
 from .engine import RuleSummary
 from .matching import MatchObject
 from .near_miss import Check, NearMiss
-from .replies import ReplyOptions, normalise_reply
+from .replies import Reply, ReplyObject, ReplyOptions, normalise_reply
 from .request import Message, MockRequest, ToolDef
 
 ADMIN = "/__llm_mock"
+
+RemoteMatch = Union[str, "re.Pattern[str]", MatchObject, "dict[str, Any]"]
+"""What a remote `when()` accepts: a `Match` without a Python callable (it cannot travel)."""
+RemoteStep = Union[Reply, "tuple[Reply, ReplyOptions]"]
+"""One step of a remote `reply_sequence`: a reply, `(reply, ReplyOptions)` or `{"reply": ..., "latency": ...}`."""
 
 
 class RemoteError(RuntimeError):
@@ -50,7 +58,8 @@ class RemoteMockServer:
         self.history = RemoteHistory(self)
 
     # -- the admin API --------------------------------------------------------------------------
-    def call(self, method: str, path: str, body: Any = None, query: Optional[dict] = None) -> tuple:
+    def call(self, method: str, path: str, body: Any = None,
+             query: Optional[dict[str, str]] = None) -> tuple[int, Any, HTTPMessage]:
         """(status, JSON value, headers) of one admin request; an error status raises."""
         params = dict(query or {})
         if self.session_id is not None:
@@ -75,7 +84,7 @@ class RemoteMockServer:
         """The base URL clients use: the server's, with `/session/{id}` for a session handle."""
         return self.base_url + (f"/session/{quote(self.session_id, safe='')}" if self.session_id else "")
 
-    def health(self) -> dict:
+    def health(self) -> dict[str, Any]:
         return self.call("GET", "/health")[1]
 
     def session(self, name: str) -> RemoteMockServer:
@@ -101,7 +110,7 @@ class RemoteMockServer:
             self.delete_session()
 
     # -- rules ----------------------------------------------------------------------------------
-    def when(self, match: Any) -> RemotePendingRule:
+    def when(self, match: RemoteMatch) -> RemotePendingRule:
         """Start a rule (a string, a compiled regex, a `MatchObject` or a dict of fields)."""
         return RemotePendingRule(self, match)
 
@@ -114,7 +123,8 @@ class RemoteMockServer:
     def when_server_tool(self, tool_type: str) -> RemotePendingRule:
         return self.when(MatchObject(server_tool=tool_type))
 
-    def add_rules(self, document: Any, first: bool = False, replace: bool = False) -> list:
+    def add_rules(self, document: Union[dict[str, Any], list[dict[str, Any]]], first: bool = False,
+                  replace: bool = False) -> list[dict[str, Any]]:
         """Post rules in the rule-file dialect (a rule, a list, or `{rules, templates?, fallback?}`)."""
         query = {key: "true" for key, on in (("first", first), ("replace", replace)) if on}
         return self.call("POST", "/rules", document, query)[1]["rules"]
@@ -136,7 +146,7 @@ class RemoteMockServer:
         body = dialect.error(ErrorReply(status, message, type, **error_fields))
         return RemoteRuleHandle(self, self.call("POST", "/next-error", body)[1])
 
-    def fallback(self, reply: Any) -> None:
+    def fallback(self, reply: Reply) -> None:
         """The reply when no rule matches (None: the default)."""
         self.call("POST", "/fallback", {"reply": None if reply is None else dialect.reply(reply)})
 
@@ -148,7 +158,7 @@ class RemoteMockServer:
         return bool(self.call("GET", "/done")[1]["done"])
 
     @property
-    def rules(self) -> list:
+    def rules(self) -> list[RuleSummary]:
         """`RuleSummary(description, remaining)` for each rule (`inf` when unlimited)."""
         return [RuleSummary(r["description"], float("inf") if r["remaining"] is None else r["remaining"])
                 for r in self.call("GET", "/rules")[1]]
@@ -161,9 +171,9 @@ class RemoteMockServer:
 class RemotePendingRule:
     """`when(match)` on a remote server: nothing is sent until `.reply()` / `.reply_sequence()`."""
 
-    def __init__(self, server: RemoteMockServer, match: Any):
+    def __init__(self, server: RemoteMockServer, match: RemoteMatch):
         self._server = server
-        self._rule: dict = {"when": dialect.match(match)}  # a callable fails here, where it was written
+        self._rule: dict[str, Any] = {"when": dialect.match(match)}  # a callable fails here, where it was written
 
     def times(self, n: int) -> RemotePendingRule:
         self._rule["times"] = _count(n)
@@ -173,20 +183,21 @@ class RemotePendingRule:
         self._rule["first"] = True
         return self
 
-    def chaos(self, chaos: Any) -> RemotePendingRule:
+    def chaos(self, chaos: Chaos) -> RemotePendingRule:
         self._rule["chaos"] = dialect.chaos(chaos)
         return self
 
-    def reply(self, reply: Any, options: Optional[ReplyOptions] = None, **option_kw: Any) -> RemoteRuleHandle:
+    def reply(self, reply: Reply, options: Optional[ReplyOptions] = None,
+              **option_kw: Optional[float]) -> RemoteRuleHandle:
         return self._send({"reply": dialect.reply(reply), **_options(options, option_kw)})
 
-    def reply_sequence(self, entries: list, options: Optional[ReplyOptions] = None,
-                       **option_kw: Any) -> RemoteRuleHandle:
+    def reply_sequence(self, entries: Sequence[RemoteStep], options: Optional[ReplyOptions] = None,
+                       **option_kw: Optional[float]) -> RemoteRuleHandle:
         if not isinstance(entries, (list, tuple)) or not entries:
             raise ValueError("Sequence requires at least one entry.")
         return self._send({"replies": [dialect.step(entry) for entry in entries], **_options(options, option_kw)})
 
-    def _send(self, parts: dict) -> RemoteRuleHandle:
+    def _send(self, parts: dict[str, Any]) -> RemoteRuleHandle:
         [added] = self._server.add_rules({**self._rule, **parts})
         return RemoteRuleHandle(self._server, added)
 
@@ -194,7 +205,7 @@ class RemotePendingRule:
 class RemoteRuleHandle:
     """A rule on the server: `times(n)`, `first()` and `chaos()` still apply after `.reply()`."""
 
-    def __init__(self, server: RemoteMockServer, listed: dict):
+    def __init__(self, server: RemoteMockServer, listed: dict[str, Any]):
         self._server = server
         self.id: str = listed["id"]
         self.description: str = listed["description"]
@@ -209,7 +220,7 @@ class RemoteRuleHandle:
     def first(self) -> RemoteRuleHandle:
         return self._change(first=True)
 
-    def chaos(self, chaos: Any) -> RemoteRuleHandle:
+    def chaos(self, chaos: Chaos) -> RemoteRuleHandle:
         return self._change(chaos=dialect.chaos(chaos))
 
     def remove(self) -> None:
@@ -221,23 +232,30 @@ class RemoteEntry:
     """A journal entry of the remote server, read like a `RecordedRequest`: `entry.rule`,
     `entry.status`, `entry.near_misses`, and the normalised request's fields (`entry.last_message`)."""
 
-    def __init__(self, server: RemoteMockServer, data: dict):
+    def __init__(self, server: RemoteMockServer, data: dict[str, Any]):
         self._server, self._data = server, data
-        self._detail: Optional[dict] = None
-        self.id, self.method, self.path = data["id"], data["method"], data["path"]
-        self.format, self.status, self.outcome = data["format"], data["status"], data["outcome"]
-        self.rule, self.duration_ms, self.timestamp = data["rule"], data["duration_ms"], data["timestamp"]
-        self.session = data.get("session")
-        self.near_misses = None if data["near_misses"] is None else [_near_miss(m) for m in data["near_misses"]]
+        self._detail: Optional[dict[str, Any]] = None
+        self.id: int = data["id"]
+        self.method: str = data["method"]
+        self.path: str = data["path"]
+        self.format: Optional[str] = data["format"]
+        self.status: int = data["status"]
+        self.outcome: str = data["outcome"]
+        self.rule: Optional[str] = data["rule"]
+        self.duration_ms: float = data["duration_ms"]
+        self.timestamp: float = data["timestamp"]
+        self.session: Optional[str] = data.get("session")
+        misses = data["near_misses"]
+        self.near_misses: Optional[list[NearMiss]] = None if misses is None else [_near_miss(m) for m in misses]
         self.request = _request(data["request"], data["path"])
 
-    def _details(self) -> dict:
+    def _details(self) -> dict[str, Any]:
         if self._detail is None:
             self._detail = dict(self._server.call("GET", f"/history/{self.id}")[1])
         return self._detail
 
     @property
-    def headers(self) -> dict:
+    def headers(self) -> dict[str, str]:
         return self._details()["headers"]
 
     @property
@@ -250,7 +268,7 @@ class RemoteEntry:
         return detail["body"].encode("utf-8")
 
     @property
-    def reply(self) -> Any:
+    def reply(self) -> Optional[ReplyObject]:
         data = self._details()["reply"]
         return None if data is None else normalise_reply(data)
 
@@ -270,7 +288,7 @@ class RemoteHistory:
     def __init__(self, server: RemoteMockServer):
         self._server = server
 
-    def _entries(self, **query: Any) -> tuple:
+    def _entries(self, **query: object) -> tuple[list[RemoteEntry], int]:
         status, data, headers = self._server.call("GET", "/history", query={k: str(v) for k, v in query.items()})
         return [RemoteEntry(self._server, item) for item in data], int(headers.get("x-total-count", len(data)))
 
@@ -293,10 +311,10 @@ class RemoteHistory:
         except IndexError:
             return None
 
-    def where(self, predicate: Callable[[RemoteEntry], bool]) -> list:
+    def where(self, predicate: Callable[[RemoteEntry], bool]) -> list[RemoteEntry]:
         return [entry for entry in self.all if predicate(entry)]
 
-    def filter(self, **query: Any) -> list:
+    def filter(self, **query: object) -> list[RemoteEntry]:
         """Entries the server selects: `format=`, `status=`, `outcome=`, `rule=`, `path=`, `since_id=`, `limit=`."""
         return self._entries(**query)[0]
 
@@ -314,7 +332,7 @@ class RemoteHistory:
         return True
 
 
-class _Entries(tuple):
+class _Entries(tuple[RemoteEntry, ...]):
     """`history.all` is a tuple; calling it (`history.all()`) returns the same."""
 
     def __call__(self) -> _Entries:
@@ -335,25 +353,25 @@ def _error(failure: urllib.error.HTTPError) -> Exception:
     return RemoteError(failure.code, message)
 
 
-def _count(n: Any) -> int:
+def _count(n: object) -> int:
     if not isinstance(n, int) or isinstance(n, bool):
         raise ValueError("times(n) needs an integer")
     return n
 
 
-def _options(options: Optional[ReplyOptions], option_kw: dict) -> dict:
+def _options(options: Optional[ReplyOptions], option_kw: dict[str, Optional[float]]) -> dict[str, Any]:
     if options is not None and not isinstance(options, ReplyOptions):
         raise ValueError("options must be a ReplyOptions")
-    return dialect.options(ReplyOptions(**option_kw).over(options or ReplyOptions()))
+    return dialect.options(ReplyOptions(**cast("dict[str, Any]", option_kw)).over(options or ReplyOptions()))
 
 
-def _near_miss(data: dict) -> NearMiss:
+def _near_miss(data: dict[str, Any]) -> NearMiss:
     checks = tuple(Check(c["name"], c["held"], c["expected"], c["got"]) for c in data["conditions"])
     return NearMiss(data["rule"], data["index"], int(data["rule_id"].lstrip("r")), data["source"], data["session"],
                     checks)
 
 
-def _request(data: Optional[dict], path: str) -> Optional[MockRequest]:
+def _request(data: Optional[dict[str, Any]], path: str) -> Optional[MockRequest]:
     """The normalised request rebuilt from the journal's JSON."""
     if data is None:
         return None

@@ -19,10 +19,10 @@ import sys
 import threading
 import time
 import traceback
-from collections.abc import Coroutine, Generator
+from collections.abc import Callable, Coroutine, Generator
 from dataclasses import replace
 from http.server import ThreadingHTTPServer
-from typing import Any, Optional, Union
+from typing import TYPE_CHECKING, Any, Optional, Union
 
 from . import formats
 from .admin import ADMIN
@@ -41,6 +41,9 @@ from .responder import CLIENT_GONE
 from .response_store import ResponseStore
 from .service import check_exposure
 from .sessions import Session, Sessions
+
+if TYPE_CHECKING:
+    from .watch import Watcher
 
 formats.add_service(ADMIN)  # the admin API's routes, beside the formats' (it is no format)
 
@@ -173,7 +176,7 @@ class MockServer(RuleBuilder):
         self.pacer = Pacer()
         self._thread: Optional[threading.Thread] = None
         self._watch_path: Optional[str] = None
-        self._watcher: Any = None
+        self._watcher: Optional[Watcher] = None
         self.started_at = time.monotonic()
         check_exposure(self.options)
         self.recordings = Recordings(self.options, self.log, self.engine)  # record and replay (record/)
@@ -249,7 +252,7 @@ class MockServer(RuleBuilder):
         return int(self._httpd.server_address[1])
 
     @property
-    def bound_address(self) -> tuple:
+    def bound_address(self) -> tuple[str, int]:
         """(address, port) the listening socket is bound to, as the system reports it (`0.0.0.0` for
         every IPv4 interface), unlike `url`, which names an address a local client can use."""
         if self._httpd is None:
@@ -349,7 +352,7 @@ class MockServer(RuleBuilder):
         finally:
             self._shutdown()
 
-    def _serve(self, watch_path: Optional[str], stop: Any) -> None:
+    def _serve(self, watch_path: Optional[str], stop: Callable[[], object]) -> None:
         """Start (if needed), start watching, and route SIGINT/SIGTERM to `stop`."""
         if not self.running:
             self.start()
@@ -359,7 +362,7 @@ class MockServer(RuleBuilder):
 
             self._watcher = Watcher(watch_path, lambda: self.reload(watch_path), self.log,
                                     settle=self.options.watch_settle_ms / 1000).start()
-        self._signals: dict = {}
+        self._signals: dict[int, Any] = {}  # the handlers to restore, as `signal.signal` returned them
         if threading.current_thread() is threading.main_thread():
             for sig in (signal.SIGINT, signal.SIGTERM):
                 self._signals[sig] = signal.signal(sig, lambda number, frame: stop())

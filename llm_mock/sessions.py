@@ -15,7 +15,7 @@ import threading
 import time
 from collections import OrderedDict
 from collections.abc import Mapping
-from typing import Any, Optional
+from typing import TYPE_CHECKING, Optional
 from urllib.parse import quote, unquote
 
 from .builder import RuleBuilder
@@ -23,12 +23,15 @@ from .engine import RuleEngine
 from .history import RequestHistory
 from .request import RequestError
 
+if TYPE_CHECKING:
+    from .server import MockServer
+
 SESSION_HEADER = "x-llm-mock-session"
 PREFIX = "/session/"
 _NAME = re.compile(r"^[\w.:@+=-]{1,128}$", re.ASCII)
 
 
-def split(path: str, headers: Mapping[str, str]) -> tuple:
+def split(path: str, headers: Mapping[str, str]) -> tuple[Optional[str], str]:
     """(session name or None, the path without its `/session/{ID}` prefix)."""
     if path.startswith(PREFIX):
         name, slash, rest = path[len(PREFIX):].partition("/")
@@ -46,7 +49,7 @@ def check_name(name: str) -> str:
 class Session(RuleBuilder):
     """One session: the rule-building API over its own engine, and its own journal."""
 
-    def __init__(self, name: str, app: Any, history_limit: int):
+    def __init__(self, name: str, app: MockServer, history_limit: int):
         super().__init__(RuleEngine())
         self.name = name
         self.app = app
@@ -70,12 +73,12 @@ class Session(RuleBuilder):
 class Sessions:
     """The server's sessions, by name, least recently used first; at most `limit` of them."""
 
-    def __init__(self, app: Any, limit: int = 100, history_limit: int = 1000):
+    def __init__(self, app: MockServer, limit: int = 100, history_limit: int = 1000):
         self.app = app
         self.limit = max(int(limit), 1)
         self.history_limit = history_limit
         self._lock = threading.Lock()
-        self._sessions: OrderedDict = OrderedDict()
+        self._sessions: OrderedDict[str, Session] = OrderedDict()
 
     def get(self, name: str) -> Session:
         """The session `name`, created on first use (evicting the least recently used at the limit)."""
@@ -102,7 +105,7 @@ class Sessions:
         with self._lock:
             return self._sessions.pop(name, None)
 
-    def all(self) -> list:
+    def all(self) -> list[Session]:
         with self._lock:
             return list(self._sessions.values())
 
