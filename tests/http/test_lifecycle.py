@@ -254,20 +254,22 @@ def test_run_until_shutdown_exits_cleanly_on_a_signal(tmp_path, sig):
     assert refuses_connections(int(url.rsplit(":", 1)[1]))
 
 
-def test_from_json_config_then_run_until_shutdown(tmp_path):
-    """The documentation's first way: a server from config.json, in the foreground."""
+@pytest.mark.parametrize("awaited", [True, False], ids=["as the seed writes it", "without await"])
+def test_from_json_config_then_run_until_shutdown(tmp_path, awaited):
+    """The seed page's first way: a server from config.json, in the foreground."""
     write_json(tmp_path / "rules.json", {"rules": [{"when": "hi", "reply": "hello from config"}]})
     write_json(tmp_path / "config.json", {"port": free_port(), "log_level": "info", "rules": "rules.json"})
-    process = spawn("""
+    script = """
         import asyncio
         from llm_mock import MockServer
 
         async def main():
-            server = MockServer.from_json_config("config.json")
-            server.run_until_shutdown()
+            server = await MockServer.from_json_config("config.json")
+            await server.run_until_shutdown()
 
         asyncio.run(main())
-    """, tmp_path)
+    """
+    process = spawn(script if awaited else script.replace("await ", ""), tmp_path)
     seen: list = []
     try:
         url = wait_for_line(process, "Listening on", seen).split("Listening on ")[1].strip()
@@ -278,8 +280,8 @@ def test_from_json_config_then_run_until_shutdown(tmp_path):
     assert "Loaded 1 rule(s)" in output and "Traceback" not in output
 
 
-# The documentation's second way ("Python API", 方式二), with `llm_mock` in place of `llm_mock_api`,
-# its `await`s removed and its fixed port replaced by PORT.
+# The seed page's second way ("Python API", 方式二), with `llm_mock` in place of `llm_mock_api` and
+# its fixed port replaced by PORT; run as written (`await`) and as llm_mock's users write it (no `await`).
 PYTHON_API_EXAMPLE = """
 import asyncio
 from llm_mock import MockServer, MockServerOptions
@@ -332,14 +334,16 @@ async def main():
     server.when("once").reply("This rule fires only once!").times(1)
     # 10. 运行服务器
     print(f"Server running at {server.url}")
-    server.run_until_shutdown()
+    await server.run_until_shutdown()
 asyncio.run(main())
 """
 
 
-def test_the_documented_python_api_example_runs(tmp_path):
+@pytest.mark.parametrize("awaited", [True, False], ids=["as the seed writes it", "without await"])
+def test_the_documented_python_api_example_runs(tmp_path, awaited):
     port = free_port()
-    process = spawn(PYTHON_API_EXAMPLE.replace("port=PORT", f"port={port}"), tmp_path)
+    script = PYTHON_API_EXAMPLE if awaited else PYTHON_API_EXAMPLE.replace("await ", "")
+    process = spawn(script.replace("port=PORT", f"port={port}"), tmp_path)
     seen: list = []
     try:
         assert wait_for_line(process, "Server running at", seen).strip() == \
