@@ -5,13 +5,10 @@ from __future__ import annotations
 
 import json
 import os
-import signal
-import socket
 import subprocess
 import sys
 import textwrap
 import time
-import urllib.request
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -39,43 +36,11 @@ asyncio.run(main())
 """
 
 
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
-
-
-def chat(url: str, text: str, model: str = "gpt-4o") -> str:
-    body = json.dumps({"model": model, "messages": [{"role": "user", "content": text}]}).encode()
-    request = urllib.request.Request(url + "/v1/chat/completions", body, {"content-type": "application/json"})
-    with urllib.request.urlopen(request, timeout=5) as response:
-        return json.load(response)["choices"][0]["message"]["content"] or ""
-
-
 def run(script: str, cwd: Path) -> subprocess.Popen:
     (cwd / "example.py").write_text(textwrap.dedent(script), encoding="utf-8")
     env = {**os.environ, "PYTHONPATH": str(ROOT)}
     return subprocess.Popen([sys.executable, "example.py"], cwd=cwd, env=env, stdout=subprocess.PIPE,
                             stderr=subprocess.STDOUT, text=True)
-
-
-def wait_until_serving(url: str, process: subprocess.Popen) -> None:
-    deadline = time.monotonic() + 10
-    while time.monotonic() < deadline:
-        assert process.poll() is None, process.stdout.read()
-        try:
-            urllib.request.urlopen(url + "/v1/models", timeout=1).close()
-            return
-        except OSError:
-            time.sleep(0.05)
-    raise AssertionError("the example never served")
-
-
-def stop(process: subprocess.Popen) -> str:
-    process.send_signal(signal.SIGINT)
-    output, _ = process.communicate(timeout=10)
-    assert process.returncode == 0, output
-    return output
 
 
 def test_start_load_stop_and_async_with_are_awaitable(tmp_path):
