@@ -16,7 +16,9 @@ import struct
 from typing import Any, Optional
 
 _INBAND_STATUS = {"overloaded_error": 529, "rate_limit_error": 429, "api_error": 500, "server_error": 500,
-                  "rate_limit_exceeded": 429, "invalid_request_error": 400, "timeout_error": 504}
+                  "rate_limit_exceeded": 429, "invalid_request_error": 400, "timeout_error": 504,
+                  "ThrottlingException": 429, "ServiceUnavailableException": 503, "ModelTimeoutException": 408,
+                  "RESOURCE_EXHAUSTED": 429, "UNAVAILABLE": 503, "DEADLINE_EXCEEDED": 504}
 
 
 class Extractor:
