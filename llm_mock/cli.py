@@ -26,7 +26,7 @@ from .version import __version__
 PROG = "llm-mock"
 SCRIPTS = ("llm-mock", "llm-mock-server")  # the console scripts an install of llm-mock-server provides
 COMMANDS = ("start", "init", "validate")
-VENDORS = ("openai", "anthropic", "gemini", "ollama")  # --upstream-<vendor>
+VENDORS = ("openai", "anthropic", "gemini", "ollama", "azure", "bedrock", "vertex")  # --upstream-<vendor>
 
 
 class CliError(Exception):

@@ -56,7 +56,10 @@ class Recordings:
         self.sidecars = replay.Sidecars()
 
     def upstream_for(self, adapter: Any) -> Optional[proxy.Upstream]:
-        for key in (adapter.transport, adapter.name, VENDORS.get(adapter.name)):
+        """The format's upstream. A cloud transport (Azure, Bedrock, Vertex) has its own or the
+        default: its paths mean nothing to the vendor's own API."""
+        keys = (adapter.transport,) if adapter.transport else (adapter.name, VENDORS.get(adapter.name))
+        for key in keys:
             if key and key in self.upstreams:
                 return self.upstreams[key]
         return self.default

@@ -303,3 +303,30 @@ def test_an_unreachable_upstream_is_a_502_in_geminis_shape(tmp_path):
         body = json.load(info.value)
     assert info.value.code == 502 and body["error"]["status"] == "INTERNAL"
     assert "could not reach the upstream" in body["error"]["message"]
+
+
+def bedrock_says(url: str) -> str:
+    client = anthropic.AnthropicBedrock(base_url=url, aws_access_key=AWS_KEY_ID, aws_secret_key=AWS_SECRET,
+                                        aws_region="us-east-1", max_retries=0)
+    return client.messages.create(model="anthropic.claude-sonnet-4-5-20250929-v1:0", max_tokens=10,
+                                  messages=[{"role": "user", "content": "hi"}]).content[0].text
+
+
+def test_a_transport_goes_to_its_own_upstream_never_the_vendors(tmp_path):
+    with MockServer() as anthropic_vendor, MockServer() as aws:
+        anthropic_vendor.when("").reply("from api.anthropic.com")
+        aws.when("").reply("from bedrock")
+        upstreams = {"anthropic": anthropic_vendor.url, "bedrock": aws.url}
+        with MockServer(record=str(tmp_path / "rec"), upstreams=upstreams) as recorder:
+            assert bedrock_says(recorder.url) == "from bedrock"
+            first_party = anthropic.Anthropic(base_url=recorder.url, api_key="k", max_retries=0)
+            said = first_party.messages.create(model="claude-sonnet-4-5", max_tokens=10,
+                                               messages=[{"role": "user", "content": "hi"}])
+            assert said.content[0].text == "from api.anthropic.com"
+        assert [e.path for e in aws.history] == ["/model/anthropic.claude-sonnet-4-5-20250929-v1:0/invoke"]
+        assert all(e.path == "/v1/messages" for e in anthropic_vendor.history)
+    with MockServer() as anthropic_vendor:
+        with MockServer(record=str(tmp_path / "rec2"), upstreams={"anthropic": anthropic_vendor.url}) as recorder:
+            recorder.when("").reply("the fallback rule")  # no upstream for Bedrock: nothing is forwarded
+            assert bedrock_says(recorder.url) == "the fallback rule"
+        assert len(anthropic_vendor.history) == 0
