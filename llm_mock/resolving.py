@@ -45,12 +45,14 @@ def resolve(app: Any, request: Any, entry: Any, session: Any = None) -> Resoluti
 def strict_miss(app: Any, request: Any, entry: Any, session: Any = None, note: str = "") -> Resolution:
     """The strict-mode 404 for `request`: its near misses (also put on the journal entry), the
     closest recording when recordings are loaded, and `note` (why a matching recording did not count)."""
-    misses = near_misses(request, _weighed(app, session))
+    misses = [miss for miss in near_misses(request, _weighed(app, session)) if miss.failed]  # not the stale one
     entry.near_misses = misses
     engines = _engines(app, session)
     known = sum(len(engine) + len(engine.retired) for engine in engines)
     elsewhere = sum(len(other.engine) for other in app.sessions.all() if other is not session)
     message = strict_message(request, entry.method, entry.path.partition("?")[0], misses, known, elsewhere)
+    if note and not misses:  # the stale recording is the only one close: the note says why it failed
+        message = message.removesuffix(" No rule came close.")
     recordings = getattr(app, "recordings", None)
     recording = recordings.closest_note(request, [rule for engine in engines for rule in engine.snapshot()]) \
         if recordings is not None else None

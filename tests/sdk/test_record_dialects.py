@@ -330,3 +330,28 @@ def test_a_transport_goes_to_its_own_upstream_never_the_vendors(tmp_path):
             recorder.when("").reply("the fallback rule")  # no upstream for Bedrock: nothing is forwarded
             assert bedrock_says(recorder.url) == "the fallback rule"
         assert len(anthropic_vendor.history) == 0
+
+
+def test_a_stale_recording_alone_is_named_once_and_strict_mode_alone_names_recordings(tmp_path):
+    directory = str(tmp_path / "rec")
+    with vendor() as up, MockServer(record=directory, upstream=up.url) as recorder:
+        ollama_client = ollama.Client(host=recorder.url)
+        ollama_client.chat(model="qwen3:8b", messages=[{"role": "system", "content": "A"},
+                                                       {"role": "user", "content": "Hello"}])
+    asked = [{"role": "system", "content": "B"}, {"role": "user", "content": "Hello"}]
+    with MockServer(replay="strict") as replay:
+        replay.load(directory)
+        with pytest.raises(ollama.ResponseError) as info:
+            ollama.Client(host=replay.url).chat(model="qwen3:8b", messages=asked)
+        assert info.value.status_code == 404
+        assert info.value.error.startswith('llm_mock: no rule matched POST /api/chat (model "qwen3:8b", last message '
+                                           '"Hello"). Recording run-')
+        assert "recorded with a different system prompt: in strict replay that is a miss." in info.value.error
+        assert not replay.is_done()  # the stale recording does not count as replayed
+    with MockServer(strict=True) as plain_strict:  # strict mode without strict replay: stale is answered
+        plain_strict.load(directory)
+        assert ollama.Client(host=plain_strict.url).chat(model="qwen3:8b", messages=asked).message.content
+        with pytest.raises(ollama.ResponseError) as info:
+            ollama.Client(host=plain_strict.url).chat(model="qwen3:8b", messages=[{"role": "user", "content": "Bye"}])
+        assert "(3 of 4 conditions held): message: expected /^Hello$/" in info.value.error
+        assert 'Closest recording: run-' in info.value.error and 'recorded "Hello", got "Bye"' in info.value.error

@@ -311,13 +311,16 @@ def test_a_changed_system_prompt_is_answered_and_flagged_or_a_strict_miss(record
         stale = info.value.body["message"]
         assert stale.startswith("llm_mock: no rule matched") and info.value.body["code"] == "no_rule_matched"
         assert "-001" in stale and "recorded with a different system prompt: in strict replay that is a miss" in stale
-        assert strict.history.last().outcome == "unmatched" and strict.history.last().near_misses
+        assert "conditions held): ." not in stale and " of 4 conditions held): " in stale  # the stale one not listed
+        assert strict.history.last().outcome == "unmatched" and strict.history.last().rule is None
         with pytest.raises(anthropic.NotFoundError) as miss:
             messages(clients(strict.url)[1], "think about it twice")
         report = miss.value.body["error"]["message"]
         assert report.startswith("llm_mock: no rule matched") and "Closest rules: (1)" in report  # the near misses
         assert "Closest recording: " in report  # and the recording, with the field that differs
         assert 'message: recorded "think about it", got "think about it twice"' in report
+        assert "(3 of 4 conditions held): message: expected /^think about it$/" in report  # turn held
+        assert strict.history.last().near_misses
         assert not strict.is_done()
     with MockServer(replay="strict") as strict:  # a request may turn strict replay off for itself
         strict.load(directory)
