@@ -26,7 +26,7 @@ from .version import __version__
 PROG = "llm-mock"
 SCRIPTS = ("llm-mock", "llm-mock-server")  # the console scripts an install of llm-mock-server provides
 COMMANDS = ("start", "init", "validate")
-VENDORS = ("openai", "anthropic", "gemini", "ollama")  # --upstream-<vendor>
+VENDORS = ("openai", "anthropic", "gemini", "ollama", "azure", "bedrock", "vertex")  # --upstream-<vendor>
 
 
 class CliError(Exception):
@@ -92,7 +92,9 @@ def _parser() -> argparse.ArgumentParser:
     option("--redact", action="append", metavar="REGEX", help="also scrub REGEX from recordings (repeatable)")
     option("--replay-timing", metavar="recorded|FACTOR",
            help="answer recordings with their exact bytes at the recorded pace (or FACTOR times faster)")
-    option("--replay", choices=("strict", "lenient"), help="strict: a request no recording matches is a 404")
+    option("--replay", choices=("strict", "lenient"),
+           help="strict: strict mode (a miss is a 404 naming the closest rules and recording), and a stale "
+                "recording is a miss")
     setup = commands.add_parser("init", help="write a demo config.json and rules.json5",
                                 description="Write config.json and rules.json5 (15 commented demo rules); "
                                             "rules.json, without the comments, where json5 is not installed.")

@@ -68,7 +68,7 @@ class MockServerOptions:
     # record and replay (llm_mock/record/): misses forwarded to `upstream` (or the format's entry in
     # `upstreams`: openai, anthropic, gemini, ollama, or a format or transport name) and saved in
     # `record`; `redact` regexes scrubbed from what is saved; `replay_timing` "recorded" or a speed
-    # factor; `replay` "strict" makes a miss an error naming the closest recording
+    # factor; `replay` "strict" is strict mode plus the staleness rule (a stale recording is a miss)
     record: Optional[str] = None
     upstream: Optional[str] = None
     upstreams: dict[str, str] = field(default_factory=dict)

@@ -22,7 +22,7 @@ from dataclasses import dataclass
 from typing import Any, Optional
 
 from .log import shorten
-from .matching import any_request, describe_pattern, match_fields
+from .matching import any_request, describe_pattern, match_fields, turn_of
 
 LIMIT = 3
 _CANDIDATES = 1000  # rules examined per unmatched request, at most
@@ -198,6 +198,9 @@ def _check(name: str, expected: Any, shown: str, request: Any) -> tuple:
     if name == "tool_call_id":
         got = request.last_tool_call_id
         return Check(name, got == expected, expected, got or ""), None
+    if name == "turn":  # the request's place in its conversation (recorded rules carry it)
+        got_turn = turn_of(request)
+        return Check(name, got_turn == expected, str(expected), str(got_turn)), None
     return Check(name, False, str(expected), "unknown condition"), None
 
 

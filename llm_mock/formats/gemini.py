@@ -198,7 +198,7 @@ class Gemini(FormatAdapter):
         """Thought, text and function-call parts; the thought signature on the thought part, the
         first function call, or else the text."""
         parts: list = []
-        signature = _signature(c.reasoning) if c.reasoning else None
+        signature = c.signature or (_signature(c.reasoning) if c.reasoning else None)  # a recorded one as given
         if c.reasoning and _include_thoughts(request.raw):
             parts.append({"text": c.reasoning, "thought": True, "thoughtSignature": signature})
         if c.emits_text or not (c.tools or parts):

@@ -9,11 +9,16 @@ format. A new format adds its extractor with `register(name, extractor)`.
 """
 from __future__ import annotations
 
+import base64
+import binascii
 import json
+import struct
 from typing import Any, Optional
 
 _INBAND_STATUS = {"overloaded_error": 529, "rate_limit_error": 429, "api_error": 500, "server_error": 500,
-                  "rate_limit_exceeded": 429, "invalid_request_error": 400, "timeout_error": 504}
+                  "rate_limit_exceeded": 429, "invalid_request_error": 400, "timeout_error": 504,
+                  "ThrottlingException": 429, "ServiceUnavailableException": 503, "ModelTimeoutException": 408,
+                  "RESOURCE_EXHAUSTED": 429, "UNAVAILABLE": 503, "DEADLINE_EXCEEDED": 504}
 
 
 class Extractor:
@@ -27,6 +32,8 @@ class Extractor:
         raise NotImplementedError
 
     def events(self, body: bytes, media_type: str) -> list:
+        if "amazon.eventstream" in media_type:
+            return aws_events(body)
         text = body.decode("utf-8", "replace")
         if "event-stream" in media_type:
             return sse_events(text)
@@ -48,6 +55,54 @@ def sse_events(text: str) -> list:
         if data is not None:
             found.append((name, data))
     return found
+
+
+_FIXED = {2: 1, 3: 2, 4: 4, 5: 8, 8: 8, 9: 16}  # event-stream header value sizes by type (0, 1: none)
+
+
+def aws_events(body: bytes) -> list:
+    """(None, event) for every message of an AWS event stream (Bedrock's invoke-with-response-stream):
+    a `chunk`'s base64 `bytes` decoded back to the vendor's JSON event; an `exception` message as an
+    `{"type": "error", "error": {"type": <Exception name>, "message": ...}}` event."""
+    found, at = [], 0
+    while at + 16 <= len(body):
+        total, head = struct.unpack_from("!II", body, at)
+        if total < 16 or at + total > len(body):
+            break
+        headers = _aws_headers(body[at + 12: at + 12 + head])
+        payload = _loads(body[at + 12 + head: at + total - 4].decode("utf-8", "replace"))
+        at += total
+        if headers.get(":message-type") == "exception":
+            kind = str(headers.get(":exception-type", "internalServerException"))
+            found.append((None, {"type": "error", "error": {"type": kind[:1].upper() + kind[1:],
+                                                             "message": _dict(payload).get("message", "")}}))
+            continue
+        encoded = _dict(payload).get("bytes")
+        try:
+            event = _loads(base64.b64decode(encoded).decode("utf-8", "replace")) if isinstance(encoded, str) else None
+        except (binascii.Error, ValueError):
+            event = None
+        if event is not None:
+            found.append((None, event))
+    return found
+
+
+def _aws_headers(data: bytes) -> dict:
+    headers: dict = {}
+    at = 0
+    while at < len(data):
+        size = data[at]
+        name = data[at + 1: at + 1 + size].decode("utf-8", "replace")
+        kind = data[at + 1 + size] if at + 1 + size < len(data) else 0
+        at += 2 + size
+        if kind in (6, 7):  # bytes, string: a two-byte length first
+            length = struct.unpack_from("!H", data, at)[0] if at + 2 <= len(data) else 0
+            value: Any = data[at + 2: at + 2 + length]
+            headers[name] = value.decode("utf-8", "replace") if kind == 7 else value
+            at += 2 + length
+        else:
+            at += _FIXED.get(kind, 0)
+    return headers
 
 
 def _loads(text: str) -> Any:
@@ -301,6 +356,17 @@ def error_of(status: int, headers: dict, body: bytes) -> dict:
     for key in ("type", "code", "param"):
         if isinstance(error.get(key), str):
             result[key] = error[key]
+    if "type" not in result and isinstance(error.get("status"), str) and error["status"].isupper():
+        result["type"] = error["status"]  # Google's status name (RESOURCE_EXHAUSTED)
+    if "type" not in result and headers.get("x-amzn-errortype"):
+        result["type"] = headers["x-amzn-errortype"].split(":")[0]  # Bedrock's exception name
+    for detail in map(_dict, _list(error.get("details"))):  # Google's RetryInfo
+        delay = detail.get("retryDelay")
+        if isinstance(delay, str) and delay.endswith("s") and headers.get("retry-after") is None:
+            try:
+                result["retry_after"] = float(delay[:-1])
+            except ValueError:
+                pass
     retry = headers.get("retry-after-ms")
     try:
         if retry is not None:

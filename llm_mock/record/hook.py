@@ -2,10 +2,11 @@
 
 The dispatcher asks `Recordings.answer` only when the engine chose no rule (the fallback would
 answer) or chose a recorded rule. A miss with recording on and an upstream for the format is
-forwarded, relayed to the client as it arrives and saved before the answer ends; in strict replay
-it is a 404 in the format's error shape naming the closest recording and the differing fields. A
-recorded rule's answer to a request whose system prompt or tools changed since is flagged (history,
-`warning` log) and, in strict replay, a miss. With replay timing, an unedited recording answers
+forwarded, relayed to the client as it arrives and saved before the answer ends. Strict replay is
+the control plane's strict mode (`resolving.strict_miss`): a miss is its 404, whose report also
+names the closest recording and the field that differs (`closest_note`). A recorded rule's answer
+to a request whose system prompt or tools changed since is flagged (history, `warning` log) and,
+in strict replay, is that miss too. With replay timing, an unedited recording answers
 with its exact bytes at its recorded pace. Anything else goes on to the ordinary completion flow.
 """
 from __future__ import annotations
@@ -16,6 +17,7 @@ from typing import Any, Optional
 
 from ..log import shorten
 from ..replies import ErrorReply
+from ..resolving import strict_miss
 from . import extract, proxy, replay
 from .recorded import Replayed
 from .recording import Recorder
@@ -54,7 +56,10 @@ class Recordings:
         self.sidecars = replay.Sidecars()
 
     def upstream_for(self, adapter: Any) -> Optional[proxy.Upstream]:
-        for key in (adapter.transport, adapter.name, VENDORS.get(adapter.name)):
+        """The format's upstream. A cloud transport (Azure, Bedrock, Vertex) has its own or the
+        default: its paths mean nothing to the vendor's own API."""
+        keys = (adapter.transport,) if adapter.transport else (adapter.name, VENDORS.get(adapter.name))
+        for key in keys:
             if key and key in self.upstreams:
                 return self.upstreams[key]
         return self.default
@@ -71,9 +76,6 @@ class Recordings:
         if upstream is not None:
             self._record(out, adapter, call, request, upstream, request_id, entry)
             return True
-        if self.strict:
-            self._miss(out, adapter, request, request_id)
-            return True
         return False
 
     def _replayed(self, out: Any, adapter: Any, call: Any, request: Any, reply: Replayed, request_id: str,
@@ -86,7 +88,7 @@ class Recordings:
                              f"({os.path.basename(step.source)}), {note}")
             if self.strict:
                 step.replayed -= 1  # not a replay: the recording does not count as used
-                self._miss(out, adapter, request, request_id)
+                self._stale_miss(out, adapter, call, request, step, note, request_id, entry)
                 return True
         factor = self.timing
         if factor is None and request.format not in extract.EXTRACTORS:
@@ -100,11 +102,30 @@ class Recordings:
         replay.send_recorded(out, exchange, factor, call.app.pacer, f"replayed {step.exchange}")
         return True
 
-    def _miss(self, out: Any, adapter: Any, request: Any, request_id: str) -> None:
-        message = replay.miss_message(request, self.engine.snapshot())
-        self.log.warning(message)
-        out.send_error(adapter, ErrorReply(404, message, "invalid_request_error", code="recording_not_found"),
-                       request_id, "strict miss")
+    def _stale_miss(self, out: Any, adapter: Any, call: Any, request: Any, step: Any, note: str, request_id: str,
+                    entry: Any) -> None:
+        """Strict replay: a recording that matches but was recorded with another system prompt or
+        tool set is a miss, answered with the strict-mode 404."""
+        scope = call.app.sessions.get(call.session) if call.session else None
+        entry.rule = None
+        resolution = strict_miss(call.app, request, entry, scope,
+                                 f"Recording {step.exchange} ({os.path.basename(step.source)}) matches but was "
+                                 f"{note}: in strict replay that is a miss.")
+        entry.reply = resolution.reply
+        assert resolution.reply.error is not None
+        self.log.warning(resolution.reply.error.message)
+        out.send_error(adapter, resolution.reply.error, request_id, resolution.outcome or "unmatched")
+
+    def closest_note(self, request: Any, rules: list) -> Optional[str]:
+        """For a strict miss: the recorded rule closest to `request` and what differs, or None when
+        no recordings are loaded."""
+        found = replay.closest(request, rules)
+        if found is None:
+            return None
+        rule, fields = found
+        where = f"{rule.ids[0]} in {os.path.basename(rule.source)}" if rule.ids else rule.description
+        return (f"Closest recording: {where}; differs in "
+                f"{'; '.join(fields) if fields else 'nothing it checks (it was used up)'}.")
 
     # -- recording -------------------------------------------------------------------------
     def _record(self, out: Any, adapter: Any, call: Any, request: Any, upstream: proxy.Upstream,

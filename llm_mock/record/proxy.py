@@ -186,7 +186,22 @@ def _split_at(separators: tuple) -> Callable[[list], list]:
     return split
 
 
+def _split_messages(received: list) -> list:
+    """AWS event-stream messages, each as long as its prelude's total length says."""
+    frames, buffer, at = [], b"", 0.0
+    for at, data in received:
+        buffer += data
+        while len(buffer) >= 4 and 16 <= int.from_bytes(buffer[:4], "big") <= len(buffer):
+            size = int.from_bytes(buffer[:4], "big")
+            frames.append((at, buffer[:size]))
+            buffer = buffer[size:]
+    if buffer:
+        frames.append((at, buffer))
+    return frames
+
+
 SPLITTERS: dict = {
+    "application/vnd.amazon.eventstream": _split_messages,
     "text/event-stream": _split_at((b"\r\n\r\n", b"\n\n")),
     "application/x-ndjson": _split_at((b"\n",)),
     "application/jsonl": _split_at((b"\n",)),

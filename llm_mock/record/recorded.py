@@ -119,4 +119,5 @@ def recorded_rule(rule: Rule, when: Any, recording: dict, source: str) -> Record
     sequence = None if single else [(step, options)
                                     for step, (_, options) in zip(steps, rule.sequence or (), strict=True)]
     return RecordedRule(rule.test, rule.description, steps[0] if single else None, rule.options, sequence,
-                        rule.remaining, rule.first, rule.chaos, when=when, steps=steps, source=source)
+                        rule.remaining, rule.first, rule.chaos, match=rule.match, when=when, steps=steps,
+                        source=source)

@@ -86,6 +86,8 @@ class Recorder:
             entry.count += 1
             exchange_id = f"{entry.name}-{entry.count:03d}"
             line = self._sidecar_line(exchange_id, exchange, upstream, bool(request.stream))
+            if request.transport:  # answered in the cloud's framing: replayed byte for byte only there
+                line["transport"] = request.transport
             with open(entry.sidecar, "a", encoding="utf-8") as handle:
                 handle.write(json.dumps(line, ensure_ascii=False, separators=(",", ":")) + "\n")
             comment = (f"{exchange_id} · {exchange.method} {self.scrubber.target(exchange.target)} · "
@@ -216,7 +218,8 @@ _IDENTIFIER = re.compile(r"^[A-Za-z_$][A-Za-z0-9_$]*$")
 def _json5(value: Any, indent: int) -> str:
     """A value as JSON5 for people: unquoted keys, trailing commas, short objects on one line."""
     flat = _flat(value)
-    if len(flat) + indent <= 110 or not isinstance(value, (dict, list)) or not value:
+    numbers = isinstance(value, list) and all(isinstance(v, (int, float)) for v in value)  # a vector: one line
+    if len(flat) + indent <= 110 or not isinstance(value, (dict, list)) or not value or numbers:
         return " " * indent + flat
     inner = indent + 2
     if isinstance(value, list):

@@ -7,8 +7,8 @@ reply, or a request that streams where the recording did not, is rendered from t
 A format no extractor reads is always answered from the sidecar (at once, without replay timing):
 its rule cannot say what was answered.
 
-In strict replay a request no recording matches is an error naming the closest recording and the
-fields that differ (`closest`). `unused` lists the recorded exchanges no request has replayed.
+A strict miss names the closest recording and the fields that differ (`closest`). `unused` lists
+the recorded exchanges no request has replayed.
 """
 from __future__ import annotations
 
@@ -83,9 +83,11 @@ def _bytes(item: dict, key: str) -> bytes:
 
 
 def as_recorded(step: RecordedReply, exchange: dict, request: Any) -> bool:
-    """True when the exchange can answer `request` byte for byte: the same kind of answer (a
-    stream or not) and the rule's reply still the one the recording says (not edited)."""
+    """True when the exchange can answer `request` byte for byte: the same transport, the same kind
+    of answer (a stream or not) and the rule's reply still the one the recording says (not edited)."""
     response = exchange.get("response") or {}
+    if exchange.get("transport", "") != (getattr(request, "transport", "") or ""):
+        return False  # recorded through another route (Bedrock, Azure, Vertex, or the vendor's own)
     if bool(response.get("stream")) != bool(request.stream) and response.get("status", 200) < 400:
         return False
     headers = {name: value for name, value in response.get("headers", [])}
@@ -165,17 +167,6 @@ def _shown(value: Any) -> str:
         value = text if text is not None else value
         return json.dumps(value if len(value) <= 80 else value[:79] + "…", ensure_ascii=False)
     return str(value)
-
-
-def miss_message(request: Any, rules: Any) -> str:
-    """The strict replay error: no recording matched; the closest one and what differs."""
-    found = closest(request, rules)
-    if found is None:
-        return "llm_mock strict replay: no recording matches this request, and no recordings are loaded."
-    rule, fields = found
-    where = f"{rule.ids[0]} in {rule.source}" if rule.ids else rule.description
-    return (f"llm_mock strict replay: no recording matches this request. Closest: {where}; "
-            f"differs in {'; '.join(fields) if fields else 'nothing it checks (it was used up)'}.")
 
 
 # -- unused recordings ---------------------------------------------------------------------------

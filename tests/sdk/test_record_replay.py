@@ -308,12 +308,24 @@ def test_a_changed_system_prompt_is_answered_and_flagged_or_a_strict_miss(record
         with pytest.raises(openai.NotFoundError) as info:
             oai.chat.completions.create(model="gpt-4o", messages=[{"role": "system", "content": "Be verbose."},
                                                                   {"role": "user", "content": "Hello there"}])
-        assert "system prompt" in info.value.message and "-001" in info.value.message
-        assert info.value.body["code"] == "recording_not_found"
+        stale = info.value.body["message"]
+        assert stale.startswith("llm_mock: no rule matched") and info.value.body["code"] == "no_rule_matched"
+        assert "-001" in stale and "recorded with a different system prompt: in strict replay that is a miss" in stale
+        assert "conditions held): ." not in stale and " of 4 conditions held): " in stale  # the stale one not listed
+        assert strict.history.last().outcome == "unmatched" and strict.history.last().rule is None
         with pytest.raises(anthropic.NotFoundError) as miss:
             messages(clients(strict.url)[1], "think about it twice")
-        assert 'message: recorded "think about it", got "think about it twice"' in miss.value.message
+        report = miss.value.body["error"]["message"]
+        assert report.startswith("llm_mock: no rule matched") and "Closest rules: (1)" in report  # the near misses
+        assert "Closest recording: " in report  # and the recording, with the field that differs
+        assert 'message: recorded "think about it", got "think about it twice"' in report
+        assert "(3 of 4 conditions held): message: expected /^think about it$/" in report  # turn held
+        assert strict.history.last().near_misses
         assert not strict.is_done()
+    with MockServer(replay="strict") as strict:  # a request may turn strict replay off for itself
+        strict.load(directory)
+        lenient = clients(strict.url)[0].with_options(default_headers={"x-llm-mock-strict": "0"})
+        assert chat(lenient, "never recorded")["text"] != ""
 
 
 def test_unused_recordings_are_listed(recorded):

@@ -7,6 +7,7 @@ import re
 
 import pytest
 
+from llm_mock.framing import EventStream
 from llm_mock.loader import RuleFileError, load_path
 from llm_mock.matching import MatchObject, compile_match
 from llm_mock.record.extract import error_of, reply_of
@@ -149,7 +150,7 @@ def test_an_anthropic_stream_with_thinking_tools_and_a_late_error():
     ({"type": "error", "error": {"type": "not_found_error", "message": "no such model"}},
      {"message": "no such model", "type": "not_found_error"}),
     ({"error": {"code": 400, "message": "API key not valid", "status": "INVALID_ARGUMENT"}},
-     {"message": "API key not valid"}),
+     {"message": "API key not valid", "type": "INVALID_ARGUMENT"}),
     ({"error": "model 'x' not found"}, {"message": "model 'x' not found"}),
 ])
 def test_error_answers_in_every_vendors_shape(body, expected):
@@ -171,8 +172,12 @@ def test_frames_end_where_the_framing_says_whatever_the_pieces():
     exchange.headers = [("content-type", "application/x-ndjson")]
     exchange.received = [(0.0, b'{"a":1}\n{"b"'), (0.01, b':2}\n')]
     assert frames(exchange) == [(0.0, b'{"a":1}\n'), (0.01, b'{"b":2}\n')]
+    exchange.headers = [("content-type", "application/octet-stream")]
+    assert frames(exchange) == exchange.received  # no known framing: the pieces as they came
     exchange.headers = [("content-type", "application/vnd.amazon.eventstream")]
-    assert frames(exchange) == exchange.received
+    one, two = EventStream.chunk(b'{"a":1}').data, EventStream.chunk(b'{"b":2}').data
+    exchange.received = [(0.0, one[:5]), (0.02, one[5:] + two[:20]), (0.05, two[20:])]
+    assert frames(exchange) == [(0.02, one), (0.05, two)]
 
 
 def test_a_compressed_answer_is_read_and_saved_decoded():
