@@ -148,8 +148,12 @@ class ReplyOptions:
 
     def over(self, base: ReplyOptions) -> ReplyOptions:
         """These options laid over `base`: each key set here wins."""
-        return ReplyOptions(**{f.name: getattr(self, f.name) if getattr(self, f.name) is not None
-                               else getattr(base, f.name) for f in fields(self)})
+        return ReplyOptions(  # spelt out: `dataclasses.fields()` on every request cost more than the rest
+            base.latency if self.latency is None else self.latency,
+            base.chunk_size if self.chunk_size is None else self.chunk_size,
+            base.ttft if self.ttft is None else self.ttft,
+            base.tokens_per_second if self.tokens_per_second is None else self.tokens_per_second,
+            base.jitter if self.jitter is None else self.jitter)
 
 
 Reply = Union[str, ReplyObject, dict, ErrorReply, None]
@@ -310,18 +314,20 @@ def build_completion(request, reply: ReplyObject, chunk_size: int, fault: Option
         needed = sum(estimate_tokens(t.name + t.arguments) for t in tools)
         if (reasoning, text) != uncut or needed > budget:
             tools, finish = [], "length"
-    reasoning_tokens = _usage(usage, "reasoning", estimate_tokens(reasoning))
+    reasoning_tokens = estimate_tokens(reasoning)
+    if usage:  # usage set by the reply: each figure it gives wins (most replies give none)
+        reasoning_tokens = _usage(usage, "reasoning", reasoning_tokens)
     output = estimate_tokens(text) + reasoning_tokens + sum(estimate_tokens(t.name + t.arguments) for t in tools)
     return Completion(
         text=text,
         reasoning=reasoning,
         tools=tools,
         finish=finish,
-        input_tokens=_usage(usage, "input", request.input_tokens),
-        output_tokens=_usage(usage, "output", output),
+        input_tokens=_usage(usage, "input", request.input_tokens) if usage else request.input_tokens,
+        output_tokens=_usage(usage, "output", output) if usage else output,
         reasoning_tokens=reasoning_tokens,
         chunk_size=chunk_size,
-        cached_tokens=_usage(usage, "cached", 0),
+        cached_tokens=_usage(usage, "cached", 0) if usage else 0,
         embeddings=reply.embeddings,
         logprobs=reply.logprobs,
         signature=reply.signature,
