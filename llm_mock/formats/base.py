@@ -57,6 +57,14 @@ def hex_id(prefix: str, length: int = 48) -> str:
     return prefix + _bits(size * 8).to_bytes(size, "little").hex()
 
 
+def uuid4() -> str:
+    """A random (version 4, RFC 4122 variant) UUID as text, as `str(uuid.uuid4())` gives it without
+    importing `uuid` (which imports `platform`) or a system call."""
+    value = (_bits(128) & ~(0xF000 << 64) & ~(0xC000 << 48)) | (4 << 76) | (0x8000 << 48)
+    text = f"{value:032x}"
+    return f"{text[:8]}-{text[8:12]}-{text[12:16]}-{text[16:20]}-{text[20:]}"
+
+
 def base58_id(prefix: str, length: int = 22) -> str:
     return random_id(prefix, length, _BASE58_TABLE)
 
