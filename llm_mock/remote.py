@@ -14,10 +14,8 @@ from __future__ import annotations
 
 import json
 import os
-import urllib.error
-import urllib.request
 from collections.abc import Callable, Iterator
-from typing import Any, Optional
+from typing import TYPE_CHECKING, Any, Optional
 from urllib.parse import quote, urlencode
 
 from . import dialect
@@ -26,6 +24,9 @@ from .matching import MatchObject
 from .near_miss import Check, NearMiss
 from .replies import ReplyOptions, normalise_reply
 from .request import Message, MockRequest, ToolDef
+
+if TYPE_CHECKING:
+    import urllib.error
 
 ADMIN = "/__llm_mock"
 
@@ -60,6 +61,9 @@ class RemoteMockServer:
         headers = {"content-type": "application/json"} if data is not None else {}
         if self.token:
             headers["authorization"] = f"Bearer {self.token}"
+        import urllib.error  # here: urllib.request costs `import llm_mock` (and the CLI's start) a tenth
+        import urllib.request
+
         request = urllib.request.Request(url, data, headers, method=method)
         try:
             with urllib.request.urlopen(request, timeout=self.timeout) as response:

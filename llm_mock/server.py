@@ -8,7 +8,6 @@ awaited; `run_until_shutdown` awaited from an event loop waits without blocking 
 from __future__ import annotations
 
 import _thread
-import asyncio
 import dis
 import errno
 import random
@@ -337,6 +336,8 @@ class MockServer(RuleBuilder):
         return None
 
     async def _run_async(self, watch_path: Optional[str]) -> None:
+        import asyncio  # here: only an awaiting caller has it loaded already
+
         loop = asyncio.get_running_loop()
         stopping = asyncio.Event()
         self._serve(watch_path, lambda: loop.call_soon_threadsafe(stopping.set))
