@@ -14,7 +14,6 @@ import signal
 import sys
 import sysconfig
 from dataclasses import replace
-from importlib import resources
 from typing import Any, Optional
 
 from . import formats
@@ -279,6 +278,8 @@ def init(args) -> int:
     if existing and not args.force:
         raise CliError(f"{' and '.join(existing)} already exist{'s' if len(existing) == 1 else ''}; "
                        "use --force to overwrite")
+    from importlib import resources  # here: only `init` reads package files
+
     demo = resources.files("llm_mock") / "demo"
     config = (demo / "config.json").read_bytes()
     if rules == "rules.json":  # the same rules as plain JSON, and the config pointing at them
