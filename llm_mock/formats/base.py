@@ -199,7 +199,9 @@ def parse_json_object(body: bytes, content_type: Optional[str]) -> dict:
     except UnicodeDecodeError as exc:
         raise RequestError(f"The request body is not valid UTF-8 (byte {exc.start}).") from None
     try:
-        data = json.loads(text, parse_constant=_not_json)
+        if text.startswith("\ufeff"):  # as json.loads says it
+            raise json.JSONDecodeError("Unexpected UTF-8 BOM (decode using utf-8-sig)", text, 0)
+        data = _decode(text)
     except (ValueError, RecursionError) as exc:
         raise RequestError(f"We could not parse the JSON body of your request: {exc}") from None
     if not isinstance(data, dict):
@@ -212,6 +214,9 @@ def parse_json_object(body: bytes, content_type: Optional[str]) -> dict:
 
 def _not_json(constant: str) -> Any:
     raise ValueError(f"{constant} is not valid JSON")
+
+
+_decode = json.JSONDecoder(parse_constant=_not_json).decode  # one decoder: json.loads with an option makes one a call
 
 
 def _lone_surrogate(value: Any) -> bool:
