@@ -219,12 +219,12 @@ def banner(server: MockServer, watching: bool) -> str:
     lines = [f"llm_mock {__version__} listening on {_listening(server)}",
              f"  Rules      {rules}{', watching for changes' if watching else ''}",
              f"  Endpoints  POST {', '.join(formats.completion_paths())}"]
-    recordings = server.recordings
-    if recordings.recorder is not None:
+    recordings = server.recordings if server.records else None
+    if recordings is not None and recordings.recorder is not None:
         targets = ", ".join(([str(recordings.default)] if recordings.default else []) +
                             [f"{name}: {url}" for name, url in recordings.upstreams.items()])
         lines.append(f"  Recording  misses to {recordings.recorder.directory}, forwarded to {targets}")
-    if recordings.strict or recordings.timing:
+    if recordings is not None and (recordings.strict or recordings.timing):
         timing = f"recorded timing ×{recordings.timing:g}" if recordings.timing else "rendered from the rules"
         lines.append(f"  Replay     {'strict, ' if recordings.strict else ''}{timing}")
     if o.default_latency or o.default_chunk_size:

@@ -27,7 +27,6 @@ from .http_request import HeadError, read_body
 from .http_response import response_head
 from .log import describe_reply, describe_request, redact, shorten
 from .pacing import schedule
-from .record.recorded import Replayed
 from .replies import ErrorReply, build_completion
 from .request import RequestError
 from .resolving import resolve
@@ -94,7 +93,7 @@ def serve(conn: Any, method: str) -> None:
                 entry.keep(request)
             resolution = resolve(app, request, entry, scope)
             entry.rule = resolution.rule
-            miss_or_recording = resolution.rule is None or isinstance(resolution.reply, Replayed)
+            miss_or_recording = resolution.rule is None or resolution.reply.replayed
             if not (miss_or_recording and app.recordings.answer(out, adapter, call, request, resolution, request_id,
                                                                 entry)):  # record/: forward, replay exactly
                 _complete(app, out, adapter, request, resolution, request_id)

@@ -11,7 +11,7 @@ import hashlib
 import json
 from collections.abc import Callable
 from dataclasses import dataclass, field, fields, replace
-from typing import Any, Optional, Union
+from typing import Any, ClassVar, Optional, Union
 
 from . import embeddings as _embeddings
 from . import logprobs as _logprobs
@@ -133,6 +133,7 @@ class ReplyObject:
     embeddings: Optional[list] = None
     logprobs: Optional[list] = None
     signature: Optional[str] = None
+    replayed: ClassVar[bool] = False  # a recording's reply (`record.recorded.Replayed`), answered by record/
 
 
 @dataclass

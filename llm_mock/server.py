@@ -34,7 +34,6 @@ from .engine import RuleEngine
 from .history import RequestHistory
 from .log import Logger
 from .pacing import Pacer
-from .record import Recordings
 from .replies import ReplyOptions
 from .responder import CLIENT_GONE
 from .response_store import ResponseStore
@@ -175,7 +174,10 @@ class MockServer(RuleBuilder):
         self._watcher: Any = None
         self.started_at = time.monotonic()
         check_exposure(self.options)
-        self.recordings = Recordings(self.options, self.log, self.engine)  # record and replay (record/)
+        self._recordings: Any = None
+        self._recordings_lock = threading.Lock()
+        if self.records:
+            self.recordings  # noqa: B018  (built now: bad record options fail here, not at the first miss)
         if self.options.fallback is not None:
             self.fallback(self.options.fallback)
 
@@ -220,6 +222,24 @@ class MockServer(RuleBuilder):
         self._jitter = random.Random(self.options.jitter_seed)  # a reset replays chaos and jitter alike
         self.fallback(self.options.fallback)
         self.log.info("Server reset: rules and history cleared")
+
+    @property
+    def records(self) -> bool:
+        """Whether any record or replay option is set."""
+        o = self.options
+        return bool(o.record or o.upstream or o.upstreams or o.redact or o.replay or o.replay_timing)
+
+    @property
+    def recordings(self) -> Any:
+        """Record and replay (`record/`): its settings and state, `record.Recordings`. Imported and
+        built on first use (a miss, a recorded rule's answer, these options set), not at start."""
+        if self._recordings is None:
+            with self._recordings_lock:
+                if self._recordings is None:
+                    from .record import Recordings
+
+                    self._recordings = Recordings(self.options, self.log, self.engine)
+        return self._recordings
 
     @property
     def reply_defaults(self) -> ReplyOptions:
