@@ -96,7 +96,8 @@ def serve(conn: Any, method: str) -> None:
                 entry.keep(request)
             resolution = resolve(app, request, entry, scope)
             entry.rule = resolution.rule
-            miss_or_recording = resolution.rule is None or resolution.reply.replayed
+            # a miss concerns record/ only with a record or replay option set (else it is not even imported)
+            miss_or_recording = (resolution.rule is None and app.records) or resolution.reply.replayed
             if not (miss_or_recording and app.recordings.answer(out, adapter, call, request, resolution, request_id,
                                                                 entry)):  # record/: forward, replay exactly
                 _complete(app, out, adapter, request, resolution, request_id)
