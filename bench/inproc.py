@@ -10,12 +10,17 @@ from __future__ import annotations
 import argparse
 import cProfile
 import io
+import sys
 import time
 
-from llm_mock import MockServer
-from llm_mock.connection import Connection
-from loadgen import build_request
-from workloads import WIRES, WORKLOADS
+from procs import REPO
+
+sys.path.insert(0, REPO)  # this checkout's llm_mock, as the bench's server processes get it
+
+from llm_mock import MockServer  # noqa: E402
+from llm_mock.connection import Connection  # noqa: E402
+from loadgen import build_request  # noqa: E402
+from workloads import WIRES, WORKLOADS  # noqa: E402
 
 
 class _Sink:
