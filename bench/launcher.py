@@ -2,7 +2,8 @@
 
     python bench/launcher.py [--cpu N] [--profile OUT.pstats]
 
-Prints the URL, serves until stdin closes. `--profile` runs the server's threads under cProfile,
+Prints the URL, serves until stdin closes. The process is set up as the CLI sets up its own
+(`llm_mock.cli.serving_process`). `--profile` runs the server's threads under cProfile,
 timed in thread CPU time, and writes the merged statistics on exit.
 """
 from __future__ import annotations
@@ -16,6 +17,7 @@ import time
 
 from llm_mock import MockServer, pacing
 from llm_mock import server as server_module
+from llm_mock.cli import serving_process
 from procs import pin, raise_fd_limit, serve_until_stdin_closes
 from workloads import WORKLOADS
 
@@ -65,6 +67,7 @@ def main() -> None:
     args = parser.parse_args()
     pin(args.cpu)
     raise_fd_limit()
+    serving_process()  # the process as `llm_mock start` sets it up
     write_profile = profile_threads(args.profile) if args.profile else None
     server = MockServer()
     for spec in WORKLOADS.values():

@@ -13,6 +13,7 @@ from __future__ import annotations
 import json
 import time
 import traceback
+from operator import attrgetter
 from typing import Any, NoReturn, Optional
 from urllib.parse import parse_qsl
 
@@ -27,7 +28,6 @@ from .http_request import HeadError, read_body
 from .http_response import response_head
 from .log import describe_reply, describe_request, redact, shorten
 from .pacing import schedule
-from .record.recorded import Replayed
 from .replies import ErrorReply, build_completion
 from .request import RequestError
 from .resolving import resolve
@@ -35,6 +35,8 @@ from .responder import CLIENT_GONE, JSON_TYPE, Responder
 from .sessions import PREFIX as SESSION_PREFIX
 from .sessions import SESSION_HEADER
 from .sessions import split as split_session
+
+_DATA = attrgetter("data")  # a frame's bytes, read in C
 
 
 class Rejected(Exception):
@@ -94,7 +96,8 @@ def serve(conn: Any, method: str) -> None:
                 entry.keep(request)
             resolution = resolve(app, request, entry, scope)
             entry.rule = resolution.rule
-            miss_or_recording = resolution.rule is None or isinstance(resolution.reply, Replayed)
+            # a miss concerns record/ only with a record or replay option set (else it is not even imported)
+            miss_or_recording = (resolution.rule is None and app.records) or resolution.reply.replayed
             if not (miss_or_recording and app.recordings.answer(out, adapter, call, request, resolution, request_id,
                                                                 entry)):  # record/: forward, replay exactly
                 _complete(app, out, adapter, request, resolution, request_id)
@@ -248,7 +251,7 @@ def _stream(app: Any, out: Responder, adapter: FormatAdapter, request: Any, comp
     offsets = schedule(frames, options.latency or 0, options.ttft or 0, options.tokens_per_second or 0,
                        options.jitter or 0, app.jitter_rng())
     headers = [*framing.response_headers(), (adapter.request_id_header, request_id)]
-    out.stream(headers, [frame.data for frame in frames], offsets, end == "body", app.pacer)
+    out.stream(headers, list(map(_DATA, frames)), offsets, end == "body", app.pacer)
     if end != "body":
         out.end_connection(end, b"", fault.stall_ms)
 

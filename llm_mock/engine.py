@@ -14,7 +14,6 @@ so is a retry of a request answered with a fault (a dropped or stalled connectio
 """
 from __future__ import annotations
 
-import asyncio
 import itertools
 import threading
 from collections import deque
@@ -237,6 +236,8 @@ class RuleEngine:
         try:
             value = resolver(request) if callable(resolver) else resolver
             if hasattr(value, "__await__"):  # an async reply callable
+                import asyncio  # here: asyncio costs the CLI's start more than the rest of it
+
                 value = asyncio.run(_awaited(value))
             if value is None and callable(resolver):
                 raise TypeError("the reply callable returned None (a missing `return`?)")

@@ -33,7 +33,7 @@ class RecordedRequest:
                  request: Optional[MockRequest] = None,
                  parse: Optional[Callable[[RecordedRequest], Optional[MockRequest]]] = None):
         self.format, self.method, self.path = format, method, path
-        self._headers = "\n".join(f"{name}:{value}" for name, value in headers)  # one string, not 2n+1 objects
+        self._headers = "\n".join(map(":".join, headers))  # one string, not 2n+1 objects
         self.body, self.rule, self.status, self.timestamp = body, rule, status, timestamp
         self.duration_ms, self.outcome, self._request, self._parse = duration_ms, outcome, request, parse
         self.id = 0  # set when recorded: unique in the process, growing in journal order

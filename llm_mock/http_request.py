@@ -38,11 +38,12 @@ class Headers:
 
     __slots__ = ("pairs", "joined")
 
-    def __init__(self, pairs: list):
+    def __init__(self, pairs: list, joined: Optional[dict] = None):
         self.pairs = tuple(pairs)
-        joined: dict = {}
-        for name, value in self.pairs:
-            joined[name] = f"{joined[name]}, {value}" if name in joined else value
+        if joined is None:
+            joined = {}
+            for name, value in self.pairs:
+                joined[name] = f"{joined[name]}, {value}" if name in joined else value
         self.joined = joined
 
     def get(self, name: str, default=None):
@@ -63,10 +64,10 @@ def read_headers(rfile, limit: int = MAX_HEAD, used: int = 0) -> Headers:
     if 0 <= end < MAX_LINE and buffered[:2] != b"\r\n":  # the whole head is in: split it at once
         if used + end + 4 > limit:
             raise HeadError(431, f"Request head larger than {limit} bytes.")
-        lines = rfile.read(end + 4)[:end].split(b"\r\n")
+        lines = rfile.read(end + 4)[:end].decode("iso-8859-1").split("\r\n")
         if len(lines) > MAX_HEADERS:
             raise HeadError(431, f"Too many request headers (more than {MAX_HEADERS}).")
-        return Headers([_header(line) for line in lines])
+        return _parsed(lines)
     pairs: list = []
     size = used
     while True:
@@ -80,14 +81,29 @@ def read_headers(rfile, limit: int = MAX_HEAD, used: int = 0) -> Headers:
             return Headers(pairs)
         if len(pairs) >= MAX_HEADERS:
             raise HeadError(431, f"Too many request headers (more than {MAX_HEADERS}).")
-        pairs.append(_header(line.rstrip(b"\r\n")))
+        pairs.append(_header(line.rstrip(b"\r\n").decode("iso-8859-1")))
 
 
-def _header(line: bytes) -> tuple:
-    name, colon, value = line.decode("iso-8859-1").partition(":")
+def _header(line: str) -> tuple:
+    name, colon, value = line.partition(":")
     if not colon or not name or name != name.strip():
-        raise HeadError(400, f"Malformed request header line {line[:80]!r}.")
+        raise HeadError(400, f"Malformed request header line {line.encode('iso-8859-1')[:80]!r}.")
     return name.lower(), value.strip()
+
+
+def _parsed(lines: list) -> Headers:
+    """A whole head's lines (decoded at once) as `Headers`, in one pass (`_header` inlined: a head
+    has a dozen or more lines, and a call per line cost more than the rest of reading it)."""
+    pairs = []
+    joined: dict = {}
+    for line in lines:
+        name, colon, value = line.partition(":")
+        if not colon or not name or name != name.strip():
+            raise HeadError(400, f"Malformed request header line {line.encode('iso-8859-1')[:80]!r}.")
+        name, value = name.lower(), value.strip()
+        pairs.append((name, value))
+        joined[name] = f"{joined[name]}, {value}" if name in joined else value
+    return Headers(pairs, joined)
 
 
 def body_framing(headers: Headers) -> Optional[int]:

@@ -15,11 +15,9 @@ from __future__ import annotations
 import json
 import os
 import re
-import urllib.error
-import urllib.request
 from collections.abc import Callable, Iterator, Sequence
 from http.client import HTTPMessage
-from typing import Any, Optional, Union, cast
+from typing import TYPE_CHECKING, Any, Optional, Union, cast
 from urllib.parse import quote, urlencode
 
 from . import dialect
@@ -29,6 +27,9 @@ from .matching import MatchObject
 from .near_miss import Check, NearMiss
 from .replies import Reply, ReplyObject, ReplyOptions, normalise_reply
 from .request import Message, MockRequest, ToolDef
+
+if TYPE_CHECKING:
+    import urllib.error
 
 ADMIN = "/__llm_mock"
 
@@ -69,6 +70,9 @@ class RemoteMockServer:
         headers = {"content-type": "application/json"} if data is not None else {}
         if self.token:
             headers["authorization"] = f"Bearer {self.token}"
+        import urllib.error  # here: urllib.request costs `import llm_mock` (and the CLI's start) a tenth
+        import urllib.request
+
         request = urllib.request.Request(url, data, headers, method=method)
         try:
             with urllib.request.urlopen(request, timeout=self.timeout) as response:

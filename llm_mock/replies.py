@@ -11,7 +11,7 @@ import hashlib
 import json
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field, fields, replace
-from typing import TYPE_CHECKING, Any, Optional, Union
+from typing import TYPE_CHECKING, Any, ClassVar, Optional, Union
 
 from . import embeddings as _embeddings
 from . import logprobs as _logprobs
@@ -137,6 +137,7 @@ class ReplyObject:
     embeddings: Union[list[float], list[list[float]], None] = None
     logprobs: Optional[list[Union[dict[str, Any], LogProb]]] = None  # dicts as written; `LogProb`s once checked
     signature: Optional[str] = None
+    replayed: ClassVar[bool] = False  # a recording's reply (`record.recorded.Replayed`), answered by record/
 
 
 @dataclass
@@ -152,8 +153,12 @@ class ReplyOptions:
 
     def over(self, base: ReplyOptions) -> ReplyOptions:
         """These options laid over `base`: each key set here wins."""
-        return ReplyOptions(**{f.name: getattr(self, f.name) if getattr(self, f.name) is not None
-                               else getattr(base, f.name) for f in fields(self)})
+        return ReplyOptions(  # spelt out: `dataclasses.fields()` on every request cost more than the rest
+            base.latency if self.latency is None else self.latency,
+            base.chunk_size if self.chunk_size is None else self.chunk_size,
+            base.ttft if self.ttft is None else self.ttft,
+            base.tokens_per_second if self.tokens_per_second is None else self.tokens_per_second,
+            base.jitter if self.jitter is None else self.jitter)
 
 
 Reply = Union[str, ReplyObject, ErrorReply, Fault, "dict[str, Any]", None]
@@ -319,18 +324,20 @@ def build_completion(request: MockRequest, reply: ReplyObject, chunk_size: int,
         needed = sum(estimate_tokens(t.name + t.arguments) for t in tools)
         if (reasoning, text) != uncut or needed > budget:
             tools, finish = [], "length"
-    reasoning_tokens = _usage(usage, "reasoning", estimate_tokens(reasoning))
+    reasoning_tokens = estimate_tokens(reasoning)
+    if usage:  # usage set by the reply: each figure it gives wins (most replies give none)
+        reasoning_tokens = _usage(usage, "reasoning", reasoning_tokens)
     output = estimate_tokens(text) + reasoning_tokens + sum(estimate_tokens(t.name + t.arguments) for t in tools)
     return Completion(
         text=text,
         reasoning=reasoning,
         tools=tools,
         finish=finish,
-        input_tokens=_usage(usage, "input", request.input_tokens),
-        output_tokens=_usage(usage, "output", output),
+        input_tokens=_usage(usage, "input", request.input_tokens) if usage else request.input_tokens,
+        output_tokens=_usage(usage, "output", output) if usage else output,
         reasoning_tokens=reasoning_tokens,
         chunk_size=chunk_size,
-        cached_tokens=_usage(usage, "cached", 0),
+        cached_tokens=_usage(usage, "cached", 0) if usage else 0,
         embeddings=reply.embeddings,
         logprobs=reply.logprobs,
         signature=reply.signature,

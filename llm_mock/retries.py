@@ -37,6 +37,8 @@ class ReplayMemory:
         return record.resolution if record is not None else None
 
     def forget(self, key: tuple) -> None:
+        if key not in self._records:  # the usual case, without the lock: a fresh request
+            return
         with self._lock:
             self._let_go(self._records.pop(key, None))
 

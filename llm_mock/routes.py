@@ -12,6 +12,7 @@ from __future__ import annotations
 import re
 from collections.abc import Mapping
 from dataclasses import dataclass
+from types import MappingProxyType
 from typing import TYPE_CHECKING, Optional
 from urllib.parse import unquote
 
@@ -19,6 +20,7 @@ if TYPE_CHECKING:
     from .formats.base import FormatAdapter, Route
 
 _PART = re.compile(r"\{([A-Za-z_][A-Za-z0-9_]*)\}")
+_NO_PARAMS: Mapping[str, str] = MappingProxyType({})  # shared by every literal route's match: read-only
 
 
 @dataclass(frozen=True)
@@ -48,7 +50,7 @@ class RouteTable:
     def __init__(self, adapters: list, services: tuple = ()):
         self.adapters = list(adapters)
         self.services = tuple(services)
-        self._literal: dict = {}  # (method, path) → (route, adapter)
+        self._literal: dict = {}  # (method, path) → its RouteMatch, built once
         self._literal_methods: dict = {}  # path → methods
         self._patterns: list = []  # (regex, route, adapter)
         for adapter in (*self.adapters, *self.services):
@@ -56,13 +58,13 @@ class RouteTable:
                 if _PART.search(route.pattern):
                     self._patterns.append((compile_pattern(route.pattern), route, adapter))
                 else:
-                    self._literal.setdefault((route.method, route.pattern), (route, adapter))
+                    self._literal.setdefault((route.method, route.pattern), RouteMatch(route, adapter, _NO_PARAMS))
                     self._literal_methods.setdefault(route.pattern, []).append(route.method)
 
     def match(self, method: str, path: str) -> Optional[RouteMatch]:
         found = self._literal.get((method, path))
         if found is not None:
-            return RouteMatch(found[0], found[1], {})
+            return found
         for regex, route, adapter in self._patterns:
             if route.method == method:
                 hit = regex.match(path)

@@ -8,7 +8,6 @@ awaited; `run_until_shutdown` awaited from an event loop waits without blocking 
 from __future__ import annotations
 
 import _thread
-import asyncio
 import dis
 import errno
 import random
@@ -35,7 +34,6 @@ from .engine import RuleEngine
 from .history import RequestHistory
 from .log import Logger
 from .pacing import Pacer
-from .record import Recordings
 from .replies import ReplyOptions
 from .responder import CLIENT_GONE
 from .response_store import ResponseStore
@@ -179,7 +177,10 @@ class MockServer(RuleBuilder):
         self._watcher: Optional[Watcher] = None
         self.started_at = time.monotonic()
         check_exposure(self.options)
-        self.recordings = Recordings(self.options, self.log, self.engine)  # record and replay (record/)
+        self._recordings: Any = None
+        self._recordings_lock = threading.Lock()
+        if self.records:
+            self.recordings  # noqa: B018  (built now: bad record options fail here, not at the first miss)
         if self.options.fallback is not None:
             self.fallback(self.options.fallback)
 
@@ -224,6 +225,24 @@ class MockServer(RuleBuilder):
         self._jitter = random.Random(self.options.jitter_seed)  # a reset replays chaos and jitter alike
         self.fallback(self.options.fallback)
         self.log.info("Server reset: rules and history cleared")
+
+    @property
+    def records(self) -> bool:
+        """Whether any record or replay option is set."""
+        o = self.options
+        return bool(o.record or o.upstream or o.upstreams or o.redact or o.replay or o.replay_timing)
+
+    @property
+    def recordings(self) -> Any:
+        """Record and replay (`record/`): its settings and state, `record.Recordings`. Imported and
+        built on first use (a miss, a recorded rule's answer, these options set), not at start."""
+        if self._recordings is None:
+            with self._recordings_lock:
+                if self._recordings is None:
+                    from .record import Recordings
+
+                    self._recordings = Recordings(self.options, self.log, self.engine)
+        return self._recordings
 
     @property
     def reply_defaults(self) -> ReplyOptions:
@@ -340,6 +359,8 @@ class MockServer(RuleBuilder):
         return None
 
     async def _run_async(self, watch_path: Optional[str]) -> None:
+        import asyncio  # here: only an awaiting caller has it loaded already
+
         loop = asyncio.get_running_loop()
         stopping = asyncio.Event()
         self._serve(watch_path, lambda: loop.call_soon_threadsafe(stopping.set))

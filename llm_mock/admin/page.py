@@ -2,7 +2,6 @@
 or CDNs; its policy header forbids them) that polls the journal and explains each request."""
 from __future__ import annotations
 
-from importlib import resources
 from typing import Optional
 
 from ..formats.base import Answer, Call
@@ -15,6 +14,8 @@ _page: Optional[bytes] = None
 def page(call: Call) -> Answer:
     global _page
     if _page is None:
+        from importlib import resources  # here: only the page reads a package file
+
         _page = (resources.files(__package__) / "page.html").read_bytes()
     return Answer(_page, 200, (("content-security-policy", _POLICY), ("cache-control", "no-store")),
                   "text/html; charset=utf-8")

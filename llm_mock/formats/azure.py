@@ -14,14 +14,13 @@ a deployment route without `api-version` is Azure's 404 `Resource not found`.
 """
 from __future__ import annotations
 
-import uuid
 from typing import Any, ClassVar
 
 from .. import catalog
 from ..framing import Frame, dumps
 from ..replies import Completion, ErrorReply
 from ..request import MockRequest, RequestError
-from .base import Call, Events, Route, openai_error_body
+from .base import Call, Events, Route, openai_error_body, uuid4
 from .openai_chat import ChatCompletions
 from .openai_completions import Completions
 from .openai_embeddings import Embeddings
@@ -74,7 +73,7 @@ class _OnAzure:
     operation: ClassVar[str] = ""
 
     def new_request_id(self) -> str:
-        return str(uuid.uuid4())
+        return uuid4()
 
     def parse(self, body: dict, call: Call) -> MockRequest:
         if call.route is not None and call.route.options.get("api_version"):

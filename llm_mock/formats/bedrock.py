@@ -10,14 +10,13 @@ from __future__ import annotations
 
 import base64
 import binascii
-import uuid
 from typing import ClassVar, Optional
 
 from ..framing import EventStream, Frame, Framing
 from ..replies import Completion, ErrorReply
 from ..request import MockRequest, RequestError
 from .anthropic import Messages
-from .base import Call, Events, Route, json_body, parse_json_object
+from .base import Call, Events, Route, json_body, parse_json_object, uuid4
 
 # The exception each HTTP status stands for (bedrock-runtime service model, 2023-09-30).
 EXCEPTIONS = {400: "ValidationException", 401: "UnrecognizedClientException", 403: "AccessDeniedException",
@@ -80,7 +79,7 @@ class BedrockMessages(Messages):
     framing: ClassVar[Framing] = _FRAMING
 
     def new_request_id(self) -> str:
-        return str(uuid.uuid4())
+        return uuid4()
 
     def parse(self, body: dict, call: Call) -> MockRequest:
         extraneous = [key for key in ("model", "stream") if key in body]

@@ -234,6 +234,9 @@ class Gemini(FormatAdapter):
                 continue
             extra = ',"thought":true' if part.get("thought") else ""
             chunks = c.chunks(part["text"]) or [""]
+            if "thoughtSignature" not in part:  # the usual case, in one comprehension
+                pieces += [(f'[{{"text":{quote(piece)}{extra}}}]', len(piece)) for piece in chunks]
+                continue
             for position, piece in enumerate(chunks):
                 signed = "thoughtSignature" in part and position == len(chunks) - 1  # on the last piece
                 sign = f',"thoughtSignature":"{part["thoughtSignature"]}"' if signed else ""

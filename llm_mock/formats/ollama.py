@@ -202,16 +202,20 @@ class Ollama(FormatAdapter):
         if request.messages:
             generate = _is_generate(request)
             thinking = c.chunks(c.reasoning) if c.reasoning and _thinks(request.raw) else []
+            # one pass per kind of piece, each line encoded as it is built
             if generate:
-                pieces = [(f'{head}"response":"","thinking":{quote(p)},"done":false}}\n', p) for p in thinking]
-                pieces += [(f'{head}"response":{quote(p)},"done":false}}\n', p) for p in c.chunks(c.text)]
+                frames = [Frame(f'{head}"response":"","thinking":{quote(p)},"done":false}}\n'.encode(), len(p))
+                          for p in thinking]
+                frames += [Frame(f'{head}"response":{quote(p)},"done":false}}\n'.encode(), len(p))
+                           for p in c.chunks(c.text)]
             else:
                 message = head + '"message":{"role":"assistant","content":'
-                pieces = [(f'{message}"","thinking":{quote(p)}}},"done":false}}\n', p) for p in thinking]
-                pieces += [(f'{message}{quote(p)}}},"done":false}}\n', p) for p in c.chunks(c.text)]
+                frames = [Frame(f'{message}"","thinking":{quote(p)}}},"done":false}}\n'.encode(), len(p))
+                          for p in thinking]
+                frames += [Frame(f'{message}{quote(p)}}},"done":false}}\n'.encode(), len(p)) for p in c.chunks(c.text)]
                 if c.tools:
-                    pieces.append((f'{message}"","tool_calls":{dumps(_tool_calls(c))}}},"done":false}}\n', ""))
-            frames = [Frame(line.encode(), len(piece)) for line, piece in pieces]
+                    frames.append(Frame(f'{message}"","tool_calls":{dumps(_tool_calls(c))}}},"done":false}}\n'
+                                        .encode()))
         frames.append(Frame(dumps(self._final(request, c, created, False)).encode() + b"\n"))
         return Events(frames)
 

@@ -151,8 +151,8 @@ class Responses(FormatAdapter):
         def deltas(kind: str, head: str, pieces: list, tail: str = "}") -> None:
             before, middle = f'event: {kind}\ndata: {{"type":"{kind}","sequence_number":', f',{head}"delta":'
             after, start = tail + "\n\n", len(frames)  # one template per kind: the number and the piece vary
-            frames.extend(Frame(f"{before}{start + i}{middle}{quote(piece)}{after}".encode(), len(piece))
-                          for i, piece in enumerate(pieces))
+            frames.extend([Frame(f"{before}{i}{middle}{quote(piece)}{after}".encode(), len(piece))
+                           for i, piece in enumerate(pieces, start)])
 
         snapshot = self._response(request, rid, created, "in_progress", [])
         emit("response.created", response=snapshot)

@@ -14,6 +14,7 @@ from __future__ import annotations
 import random
 import time
 from dataclasses import dataclass, field
+from operator import attrgetter
 from typing import Any, Optional
 
 from ..pacing import schedule
@@ -21,6 +22,8 @@ from ..replies import Completion, ErrorReply
 from ..request import MockRequest, RequestError
 from ..response_store import StoredResponse
 from .base import Answer, Call, hex_id, json_body, openai_error_body
+
+_data = attrgetter("data")
 
 SSE_TYPE = "text/event-stream; charset=utf-8"
 
@@ -53,7 +56,7 @@ def keep(request: MockRequest, response: dict, output: list, c: Optional[Complet
     if not isinstance(request, ResponsesRequest) or request.store is None:
         return None
     size = len(request.body or b"") + 2048
-    size += sum(len(frame.data) for frame in frames) if frames else \
+    size += sum(map(len, map(_data, frames))) if frames else \
         2 * (len(c.text or "") + len(c.reasoning or "") + sum(len(t.arguments) for t in c.tools) if c else 0)
     record = StoredResponse(response, request.raw.get("input"), output, request.previous_response_id, frames, size)
     request.store.put(record)

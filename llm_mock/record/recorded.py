@@ -14,7 +14,7 @@ import hashlib
 import json
 import os
 from dataclasses import dataclass, field, fields
-from typing import Any, Optional
+from typing import Any, ClassVar, Optional
 
 from ..engine import Rule
 from ..replies import ReplyObject
@@ -66,6 +66,7 @@ class Replayed(ReplyObject):
 
     step: Any = None
     stale: Optional[str] = None
+    replayed: ClassVar[bool] = True
 
 
 _REPLY_FIELDS = [f.name for f in fields(ReplyObject)]
