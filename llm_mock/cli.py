@@ -214,13 +214,26 @@ def _timing(text: Optional[str]) -> Any:
         return float(text) if text is not None and text != "recorded" else text
     except ValueError:
         return text
+def _transports() -> str:
+    """`, also over azure, bedrock` …: the clouds that carry the formats on their own routes."""
+    names = list(dict.fromkeys(adapter.transport for adapter in formats.ADAPTERS if adapter.transport))
+    return f" (also over {', '.join(names)})" if names else ""
+
+
+def _endpoints(paths: list, shown: int = 5) -> str:
+    """The first completion routes, and how many more `server.routes` lists."""
+    more = f", and {len(paths) - shown} more (server.routes lists them)" if len(paths) > shown else ""
+    return ", ".join(paths[:shown]) + more
+
+
 def banner(server: MockServer, watching: bool) -> str:
     """What `start` prints once listening: the URL (with the real port), the rules, the endpoints."""
     o = server.options
     rules = f"{server.rule_count} loaded from {o.rules}" if o.rules else "none (every request gets the fallback)"
     lines = [f"llm_mock {__version__} listening on {_listening(server)}",
              f"  Rules      {rules}{', watching for changes' if watching else ''}",
-             f"  Endpoints  POST {', '.join(formats.completion_paths())}"]
+             f"  Formats    {', '.join(formats.names())}{_transports()}",
+             f"  Endpoints  POST {_endpoints(formats.completion_paths())}"]
     recordings = server.recordings if server.records else None
     if recordings is not None and recordings.recorder is not None:
         targets = ", ".join(([str(recordings.default)] if recordings.default else []) +

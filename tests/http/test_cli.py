@@ -148,6 +148,7 @@ def test_banner_names_real_port_rule_count_and_endpoints(tmp_path):
         assert served.banner.splitlines()[0] == f"llm_mock {__version__} listening on http://127.0.0.1:{port}"
         assert f"Rules      2 loaded from {rules}" in served.banner
         assert "Endpoints  POST /v1/chat/completions, /v1/responses, /v1/messages" in served.banner
+        assert "Formats    openai, responses, anthropic, embeddings, completions, gemini, ollama" in served.banner
         assert "5 ms between events, 10 characters per chunk" in served.banner
         assert f'base_url="http://127.0.0.1:{port}/v1"' in served.banner
         assert served.stop() == 0
