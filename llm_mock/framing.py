@@ -42,10 +42,10 @@ dumps: Callable[[Any], str] = _fast_dumps() or _ENCODER.encode
 """Compact JSON with raw UTF-8, as the real APIs send it."""
 
 
-@dataclass
+@dataclass(slots=True)
 class Frame:
     """One event, already framed, with the number of text characters it carries (for `after_chars`
-    faults and tokens-per-second pacing)."""
+    faults and tokens-per-second pacing). Slotted: a stream makes hundreds, built faster without a dict."""
 
     data: bytes
     chars: int = 0
