@@ -42,6 +42,12 @@ _ARRAY = JSONArray()
 _SSE_CRLF = SSE(malformed=b'data: {"candidates": [{"content":\r\n\r\n')
 
 
+@functools.lru_cache(maxsize=64)
+def _framing_of(query: str) -> Any:
+    """SSE when the query says `alt=sse`, else a JSON array (asked several times a stream; few distinct queries)."""
+    return _SSE_CRLF if ("alt", "sse") in parse_qsl(query) else _ARRAY
+
+
 @functools.lru_cache(maxsize=256)
 def _snake(name: str) -> str:
     return re.sub(r"(?<!^)(?=[A-Z])", "_", name).lower()
@@ -190,8 +196,7 @@ class Gemini(FormatAdapter):
         return finish(request, messages)
 
     def framing_for(self, request: MockRequest) -> Any:
-        query = request.path.partition("?")[2]
-        return _SSE_CRLF if ("alt", "sse") in parse_qsl(query) else _ARRAY
+        return _framing_of(request.path.partition("?")[2])
 
     # -- JSON --------------------------------------------------------------------------------
     def _parts(self, request: MockRequest, c: Completion, ids: list) -> list:
