@@ -120,7 +120,8 @@ class Messages(FormatAdapter):
                 block_deltas(index, "text_delta", "text", c.chunks(block["text"]))
             else:
                 block_deltas(index, "input_json_delta", "partial_json", [""] + c.chunks(dumps(block["input"])))
-            frames.append(sse({"type": "content_block_stop", "index": index}, "content_block_stop"))
+            frames.append(Frame(f'event: content_block_stop\ndata: {{"type":"content_block_stop","index":{index}}}\n\n'
+                                .encode()))
         frames.append(sse({"type": "message_delta",
                            "delta": {"stop_reason": STOP_REASONS[c.finish], "stop_sequence": None,
                                      "stop_details": None},

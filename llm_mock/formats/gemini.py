@@ -42,6 +42,12 @@ _ARRAY = JSONArray()
 _SSE_CRLF = SSE(malformed=b'data: {"candidates": [{"content":\r\n\r\n')
 
 
+@functools.lru_cache(maxsize=64)
+def _framing_of(query: str) -> Any:
+    """SSE when the query says `alt=sse`, else a JSON array (asked several times a stream; few distinct queries)."""
+    return _SSE_CRLF if ("alt", "sse") in parse_qsl(query) else _ARRAY
+
+
 @functools.lru_cache(maxsize=256)
 def _snake(name: str) -> str:
     return re.sub(r"(?<!^)(?=[A-Z])", "_", name).lower()
@@ -190,8 +196,7 @@ class Gemini(FormatAdapter):
         return finish(request, messages)
 
     def framing_for(self, request: MockRequest) -> Any:
-        query = request.path.partition("?")[2]
-        return _SSE_CRLF if ("alt", "sse") in parse_qsl(query) else _ARRAY
+        return _framing_of(request.path.partition("?")[2])
 
     # -- JSON --------------------------------------------------------------------------------
     def _parts(self, request: MockRequest, c: Completion, ids: list) -> list:
@@ -228,29 +233,32 @@ class Gemini(FormatAdapter):
         tail = f',"modelVersion":{quote(request.model)},"responseId":"{random_id("", 22)}"}}{closing}'
         head = opening + '{"candidates":[{"content":{"parts":'
         parts = self._parts(request, c, ids)
-        pieces = []  # (parts JSON, characters of text), the same for every candidate
+        texts: list = []  # each text piece's JSON after `"text":` (quoted, then its flags): every candidate's
+        chars: list = []
         for part in parts:
             if "functionCall" in part:
                 continue
             extra = ',"thought":true' if part.get("thought") else ""
             chunks = c.chunks(part["text"]) or [""]
-            if "thoughtSignature" not in part:  # the usual case, in one comprehension
-                pieces += [(f'[{{"text":{quote(piece)}{extra}}}]', len(piece)) for piece in chunks]
-                continue
-            for position, piece in enumerate(chunks):
-                signed = "thoughtSignature" in part and position == len(chunks) - 1  # on the last piece
-                sign = f',"thoughtSignature":"{part["thoughtSignature"]}"' if signed else ""
-                pieces.append((f'[{{"text":{quote(piece)}{extra}{sign}}}]', len(piece)))
+            chars += map(len, chunks)
+            quoted = [q + extra for q in map(quote, chunks)] if extra else list(map(quote, chunks))
+            if "thoughtSignature" in part:  # on the last piece
+                quoted[-1] += f',"thoughtSignature":"{part["thoughtSignature"]}"'
+            texts += quoted
         calls = [p for p in parts if "functionCall" in p]
-        if calls:
-            pieces.append((dumps(calls), 0))
+        if calls:  # the calls, whole, in the last chunk
+            last, last_chars, count = dumps(calls), 0, len(texts)
+        else:
+            last, last_chars, count = f'[{{"text":{texts[-1]}}}]', chars[-1], len(texts) - 1
+        body, body_chars = texts[:count], chars[:count]
         frames = []
+        before = head + '[{"text":'
         for index in range(request.n):
-            between = f',"role":"model"}},"index":{index}}}],"usageMetadata":{early}{tail}'  # all but the last
-            frames += [Frame((head + piece + between).encode(), chars) for piece, chars in pieces[:-1]]
+            after = f'}}],"role":"model"}},"index":{index}}}],"usageMetadata":{early}{tail}'  # all but the last
+            frames += [Frame((before + text + after).encode(), n) for text, n in zip(body, body_chars, strict=True)]
             usage = dumps(_usage(c)) if index == request.n - 1 else early
-            last = f',"role":"model"}},"finishReason":"{FINISH[c.finish]}","index":{index}}}],"usageMetadata":{usage}'
-            frames.append(Frame((head + pieces[-1][0] + last + tail).encode(), pieces[-1][1]))
+            end = f',"role":"model"}},"finishReason":"{FINISH[c.finish]}","index":{index}}}],"usageMetadata":{usage}'
+            frames.append(Frame((head + last + end + tail).encode(), last_chars))
         if array:
             JSONArray.first(frames)
         return Events(frames, context=array)

@@ -11,7 +11,7 @@ from ..logprobs import check_range, compute, groups, spelled, with_bytes, withou
 from ..replies import Completion, ErrorReply
 from ..request import Message, MockRequest, RequestError, ToolDef, finish, optional, text_of
 from . import responses_state as state
-from .base import Call, Events, FormatAdapter, Frame, Route, hex_id, openai_error_body, quote, random_id, sse
+from .base import Call, Events, FormatAdapter, Frame, Route, dumps, hex_id, openai_error_body, quote, random_id, sse
 
 ROLES = {"user": "user", "assistant": "assistant", "system": "system", "developer": "system"}
 USER_TOOL_TYPES = ("function", "custom")
@@ -148,15 +148,23 @@ class Responses(FormatAdapter):
         def emit(kind: str, chars: int = 0, **payload) -> None:
             frames.append(sse({"type": kind, "sequence_number": len(frames), **payload}, kind, chars))
 
+        def emit_json(kind: str, members: str) -> None:
+            """An event whose members after `sequence_number` are already JSON (`"key":value,…`)."""
+            frames.append(Frame(f'event: {kind}\ndata: {{"type":"{kind}","sequence_number":{len(frames)},'
+                                f"{members}}}\n\n".encode()))
+
         def deltas(kind: str, head: str, pieces: list, tail: str = "}") -> None:
             before, middle = f'event: {kind}\ndata: {{"type":"{kind}","sequence_number":', f',{head}"delta":'
             after, start = tail + "\n\n", len(frames)  # one template per kind: the number and the piece vary
             frames.extend([Frame(f"{before}{i}{middle}{quote(piece)}{after}".encode(), len(piece))
                            for i, piece in enumerate(pieces, start)])
 
-        snapshot = self._response(request, rid, created, "in_progress", [])
-        emit("response.created", response=snapshot)
-        emit("response.in_progress", response=snapshot)
+        # The response object is encoded once: what differs between its events fills the template's slots.
+        template = _template(self._response(request, rid, created, "in_progress", []))
+        snapshot = _fill(template, '"in_progress"', "null", "null", "[]", "null")
+        emit_json("response.created", '"response":' + snapshot)
+        emit_json("response.in_progress", '"response":' + snapshot)
+        encoded = []  # each output item's JSON, sent in `output_item.done` and in the final response
         for index, item in enumerate(items):
             where = {"item_id": item["id"], "output_index": index}
             head = f'"item_id":"{item["id"]}","output_index":{index},'
@@ -172,7 +180,7 @@ class Responses(FormatAdapter):
                 emit("response.output_item.added", output_index=index,
                      item={**item, "status": "in_progress", "content": []})
                 emit("response.content_part.added", **where, content_index=0, part=_text_part(""))
-                text = c.text or ""
+                text = quote(c.text or "")  # the text's JSON, once: four events carry it whole
                 if entries is None:
                     deltas("response.output_text.delta", head + '"content_index":0,', c.chunks(c.text),
                            ',"logprobs":[]}')
@@ -180,9 +188,14 @@ class Responses(FormatAdapter):
                     for group in groups(entries, c.chunk_size):
                         emit("response.output_text.delta", len(spelled(group)), **where, content_index=0,
                              delta=spelled(group), logprobs=without_bytes(group))
-                emit("response.output_text.done", **where, content_index=0, text=text,
-                     logprobs=[] if entries is None else without_bytes(entries))
-                emit("response.content_part.done", **where, content_index=0, part=item["content"][0])
+                logprobs = "[]" if entries is None else dumps(without_bytes(entries))
+                emit_json("response.output_text.done", f'{head}"content_index":0,"text":{text},"logprobs":{logprobs}')
+                content = item["content"][0]  # type, annotations, logprobs, then the text
+                part_json = dumps({key: value for key, value in content.items() if key != "text"})[:-1] + \
+                    f',"text":{text}}}'
+                emit_json("response.content_part.done", f'{head}"content_index":0,"part":{part_json}')
+                members = dumps({key: value for key, value in item.items() if key != "content"})  # content last
+                encoded.append(f'{members[:-1]},"content":[{part_json}]}}')
             elif item["type"] == "custom_tool_call":
                 emit("response.output_item.added", output_index=index,
                      item={**item, "status": "in_progress", "input": ""})
@@ -194,10 +207,14 @@ class Responses(FormatAdapter):
                 deltas("response.function_call_arguments.delta", head, c.chunks(item["arguments"]))
                 emit("response.function_call_arguments.done", **where, name=item["name"],
                      arguments=item["arguments"])
-            emit("response.output_item.done", output_index=index, item=item)
+            if len(encoded) == index:
+                encoded.append(dumps(item))
+            emit_json("response.output_item.done", f'"output_index":{index},"item":{encoded[index]}')
         status = "incomplete" if c.finish in ("length", "content_filter") else "completed"
         final = self._response(request, rid, created, status, items, c)
-        emit(f"response.{status}", response=final)
+        emit_json(f"response.{status}", '"response":' + _fill(
+            template, quote(status), "null" if final["completed_at"] is None else str(final["completed_at"]),
+            dumps(final["incomplete_details"]), "[" + ",".join(encoded) + "]", dumps(final["usage"])))
         state.keep(request, final, items, c, frames)
         return Events(frames, (request, rid, created))
 
@@ -218,6 +235,26 @@ class Responses(FormatAdapter):
                         "response.failed")]
         return [sse({"type": "error", "sequence_number": sent, "error": body, "code": body["code"],
                      "message": body["message"], "param": body["param"]}, "error")]
+
+
+# The members of a response object that differ between the events carrying it, in their order in it.
+SLOTS = ("status", "completed_at", "incomplete_details", "output", "usage")
+_MARK = "\x00slot-" + hex_id("", 16) + "-"  # a value no request can hold by chance
+
+
+def _template(response: dict) -> list:
+    """`response` as JSON cut at its `SLOTS`: the fixed text before, between and after them."""
+    text = dumps({key: _MARK + key if key in SLOTS else value for key, value in response.items()})
+    pieces = []
+    for key in SLOTS:
+        head, _, text = text.partition(quote(_MARK + key))
+        pieces.append(head)
+    return pieces + [text]
+
+
+def _fill(template: list, *values: str) -> str:
+    """The response's JSON: the template's pieces with the slots' values (JSON, in `SLOTS` order) between."""
+    return "".join([piece + value for piece, value in zip(template[:-1], values, strict=True)] + [template[-1]])
 
 
 def _text_part(text: str, entries: Optional[list] = None) -> dict:

@@ -56,9 +56,10 @@ def keep(request: MockRequest, response: dict, output: list, c: Optional[Complet
     if not isinstance(request, ResponsesRequest) or request.store is None:
         return None
     size = len(request.body or b"") + 2048
-    size += sum(map(len, map(_data, frames))) if frames else \
+    events = None if frames is None else list(map(_data, frames))  # bytes only: nothing for the collector to walk
+    size += sum(map(len, events)) if events else \
         2 * (len(c.text or "") + len(c.reasoning or "") + sum(len(t.arguments) for t in c.tools) if c else 0)
-    record = StoredResponse(response, request.raw.get("input"), output, request.previous_response_id, frames, size)
+    record = StoredResponse(response, request.raw.get("input"), output, request.previous_response_id, events, size)
     request.store.put(record)
     return record
 
@@ -111,7 +112,7 @@ def retrieve(call: Call, adapter: Any) -> Any:
     except ValueError:
         raise RequestError(f"Invalid 'starting_after': expected an integer, but got {after!r}.",
                            "starting_after") from None
-    body = b"".join(frame.data for frame in record.frames[max(start, 0):])
+    body = b"".join(record.frames[max(start, 0):])
     return Answer(body, headers=(("cache-control", "no-cache"),), media_type=SSE_TYPE)
 
 
