@@ -15,7 +15,7 @@ import threading
 import time
 from collections import OrderedDict
 from collections.abc import Mapping
-from typing import TYPE_CHECKING, Optional
+from typing import Any, Optional, Protocol
 from urllib.parse import quote, unquote
 
 from .builder import RuleBuilder
@@ -23,8 +23,15 @@ from .engine import RuleEngine
 from .history import RequestHistory
 from .request import RequestError
 
-if TYPE_CHECKING:
-    from .server import MockServer
+
+class Server(Protocol):
+    """What a session needs of the server it belongs to (the `MockServer`, which imports this module)."""
+
+    log: Any
+
+    @property
+    def url(self) -> str: ...
+
 
 SESSION_HEADER = "x-llm-mock-session"
 PREFIX = "/session/"
@@ -49,7 +56,7 @@ def check_name(name: str) -> str:
 class Session(RuleBuilder):
     """One session: the rule-building API over its own engine, and its own journal."""
 
-    def __init__(self, name: str, app: MockServer, history_limit: int):
+    def __init__(self, name: str, app: Server, history_limit: int):
         super().__init__(RuleEngine())
         self.name = name
         self.app = app
@@ -73,7 +80,7 @@ class Session(RuleBuilder):
 class Sessions:
     """The server's sessions, by name, least recently used first; at most `limit` of them."""
 
-    def __init__(self, app: MockServer, limit: int = 100, history_limit: int = 1000):
+    def __init__(self, app: Server, limit: int = 100, history_limit: int = 1000):
         self.app = app
         self.limit = max(int(limit), 1)
         self.history_limit = history_limit
