@@ -6,13 +6,10 @@ never a traceback.
 from __future__ import annotations
 
 import argparse
-import ipaddress
 import os
-import shlex
 import shutil
 import signal
 import sys
-import sysconfig
 from dataclasses import replace
 from typing import Any, Optional
 
@@ -261,7 +258,11 @@ def _listening(server: MockServer) -> str:
     """The address bound, and a URL a client on this machine can use when that is another one."""
     host, port = server.bound_address
     bound = f"http://{f'[{host}]' if ':' in host else host}:{port}"
-    if bound == server.url or not _is_ip(host) or ipaddress.ip_address(host).is_loopback:
+    if bound == server.url or not _is_ip(host):
+        return bound
+    import ipaddress
+
+    if ipaddress.ip_address(host).is_loopback:
         return bound
     wildcard = ipaddress.ip_address(host).is_unspecified
     return f"{bound} ({'all interfaces; ' if wildcard else ''}on this machine: {server.url})"
@@ -270,6 +271,10 @@ def _listening(server: MockServer) -> str:
 def exposure(server: MockServer) -> Optional[str]:
     """One line of warning when the server is reachable from other machines (a non-loopback bind)."""
     host, port = server.bound_address
+    if host in _LOCAL:
+        return None
+    import ipaddress  # a bind beyond the usual loopback addresses: worth loading it to ask
+
     if _is_ip(host) and ipaddress.ip_address(host).is_loopback:
         return None
     where = "every network interface" if _is_ip(host) and ipaddress.ip_address(host).is_unspecified else host
@@ -277,7 +282,12 @@ def exposure(server: MockServer) -> Optional[str]:
             "API key; use --host 127.0.0.1 to keep it local")
 
 
+_LOCAL = ("127.0.0.1", "::1")  # the usual loopback binds, known without loading `ipaddress`
+
+
 def _is_ip(text: str) -> bool:
+    import ipaddress
+
     try:
         ipaddress.ip_address(text.split("%", 1)[0])
     except ValueError:
@@ -316,6 +326,8 @@ def init(args) -> int:
         print(f"wrote {target}{note}")
     command, installed = start_command()
     here = os.path.abspath(args.dir) == os.path.abspath(os.curdir)
+    import shlex
+
     start = f"{command} start" + ("" if here else f" --config {shlex.quote(os.path.join(args.dir, 'config.json'))}")
     print(f"\nNext: {start}\n"
           f"then send a message containing hi, echo ..., joke, weather, step or once.")
@@ -339,6 +351,9 @@ def start_command() -> tuple:
     folder PATH lacks; otherwise (a vendored copy) `python -m llm_mock` spelled with this interpreter
     (its bare name when PATH finds this very interpreter under it).
     """
+    import shlex
+    import sysconfig  # only `init` asks where scripts go
+
     scripts = sysconfig.get_path("scripts")
     for name in SCRIPTS:
         found = shutil.which(name)

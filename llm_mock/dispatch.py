@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import json
 import time
-import traceback
 from operator import attrgetter
 from typing import Any, NoReturn, Optional
 from urllib.parse import parse_qsl
@@ -113,6 +112,8 @@ def serve(conn: Any, method: str) -> None:
         out.send_error(adapter, ErrorReply(bad.status, bad.message, bad.type, bad.code, bad.param), request_id)
     except RuleError as failure:
         entry.rule = failure.description
+        import traceback  # failures only: a server start need not load it
+
         app.log.error(f"{failure}\n{''.join(traceback.format_exception(failure.cause))}")
         out.send_error(adapter, ErrorReply(500, f"llm_mock: {failure}"), request_id, "rule error")
     except CLIENT_GONE:
@@ -122,6 +123,8 @@ def serve(conn: Any, method: str) -> None:
         conn.close_connection = True
         app.log.problem("error", f"{method} {shorten(redact(target))} failed inside llm_mock: "
                                  f"{type(exc).__name__}: {exc}")
+        import traceback
+
         app.log.debug(traceback.format_exc())
         if not out.published:
             try:

@@ -20,7 +20,6 @@ Used by every route that embeds (OpenAI `/v1/embeddings` and any other format's 
 from __future__ import annotations
 
 import base64
-import hashlib
 import math
 import re
 import struct
@@ -108,6 +107,8 @@ def _features(text: str) -> list:
 @lru_cache(maxsize=1 << 16)
 def _positions(feature: str) -> tuple:
     """(position, signed weight) of `feature` in each nested prefix, from one 64-bit hash."""
+    import hashlib  # here, not at start: loading it costs a server start ~2 ms (cached below)
+
     bits = int.from_bytes(hashlib.blake2b(feature.encode("utf-8"), digest_size=8).digest(), "little")
     sign = 1.0 if bits & 1 else -1.0
     bits >>= 1

@@ -13,7 +13,6 @@ import os
 import re
 import sys
 import types
-from dataclasses import dataclass, field
 from typing import Any, Optional
 
 from . import schema
@@ -29,14 +28,20 @@ _RULE_KEYS = ("when", "reply", "replies", "times", "first", "chaos", "recording"
 _module_counter = itertools.count(1)
 
 
-@dataclass
 class Problem:
     """One thing wrong in a rule file."""
 
-    file: str
-    reason: str
-    rule: Optional[int] = None
-    field: Optional[str] = None
+    __slots__ = ("file", "reason", "rule", "field")
+
+    def __init__(self, file: str, reason: str, rule: Optional[int] = None, field: Optional[str] = None):
+        self.file, self.reason, self.rule, self.field = file, reason, rule, field
+
+    def __eq__(self, other: object) -> bool:
+        return isinstance(other, Problem) and (self.file, self.reason, self.rule, self.field) == (
+            other.file, other.reason, other.rule, other.field)
+
+    def __repr__(self) -> str:
+        return f"Problem({str(self)!r})"
 
     def __str__(self) -> str:
         parts = [self.file]
@@ -55,13 +60,22 @@ class RuleFileError(ValueError):
         super().__init__("\n".join(str(p) for p in self.problems))
 
 
-@dataclass
 class Loaded:
     """The rules of a file or directory, in order; the fallback the files set (None if none did)."""
 
-    rules: list = field(default_factory=list)
-    fallback: Any = None
-    files: list = field(default_factory=list)  # (path, number of rules) per file read
+    __slots__ = ("rules", "fallback", "files")
+
+    def __init__(self) -> None:
+        self.rules: list = []
+        self.fallback: Any = None
+        self.files: list = []  # (path, number of rules) per file read
+
+    def __eq__(self, other: object) -> bool:
+        return isinstance(other, Loaded) and (self.rules, self.fallback, self.files) == (
+            other.rules, other.fallback, other.files)
+
+    def __repr__(self) -> str:
+        return f"Loaded(rules={self.rules!r}, fallback={self.fallback!r}, files={self.files!r})"
 
 
 def load_path(path: str) -> Loaded:

@@ -7,7 +7,6 @@ arguments, finish reason and usage that every adapter renders, identically strea
 from __future__ import annotations
 
 import base64
-import hashlib
 import json
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field, fields, replace
@@ -358,6 +357,8 @@ def _usage(usage: dict, key: str, default: int) -> int:
 
 def thinking_signature(thinking: str) -> str:
     """A stable, opaque signature for a thinking block (clients echo it back; nobody verifies it)."""
+    import hashlib  # on first use: a server start need not load it
+
     digest = hashlib.sha256(thinking.encode("utf-8")).digest()
     return "Eq" + base64.b64encode(b"llm_mock" + digest * 3).decode("ascii")
 

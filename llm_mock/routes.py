@@ -3,7 +3,8 @@
 Every adapter declares its routes (`FormatAdapter.routes`); the registry builds one table from
 them. Patterns name their variable parts (`/v1beta/models/{model}:generateContent`); a part matches
 up to the next `/` (shortest first, so a literal suffix after it still matches) and is URL-decoded.
-Literal paths are a dict lookup, the rest regexes tried in declaration order. An unknown path is
+Literal paths are a dict lookup, the rest regexes tried in declaration order (each compiled the
+first time a path starts with its literal head, so a server start compiles none). An unknown path is
 answered by the adapter its prefix or the request's headers point to, so a client gets a 404 in
 the shape it parses.
 """
@@ -11,7 +12,6 @@ from __future__ import annotations
 
 import re
 from collections.abc import Mapping
-from dataclasses import dataclass
 from types import MappingProxyType
 from typing import TYPE_CHECKING, Optional
 from urllib.parse import unquote
@@ -19,21 +19,45 @@ from urllib.parse import unquote
 if TYPE_CHECKING:
     from .formats.base import FormatAdapter, Route
 
-_PART = re.compile(r"\{([A-Za-z_][A-Za-z0-9_]*)\}")
+_PART = r"\{([A-Za-z_][A-Za-z0-9_]*)\}"  # compiled (and cached by `re`) on first use
 _NO_PARAMS: Mapping[str, str] = MappingProxyType({})  # shared by every literal route's match: read-only
 
 
-@dataclass(frozen=True)
 class RouteMatch:
-    route: Route
-    adapter: FormatAdapter
-    params: Mapping[str, str]
+    """The route a request took, its adapter and the named parts of its path (URL-decoded)."""
+
+    __slots__ = ("route", "adapter", "params")
+
+    def __init__(self, route: Route, adapter: FormatAdapter, params: Mapping[str, str]):
+        self.route, self.adapter, self.params = route, adapter, params
+
+    def __repr__(self) -> str:
+        route = f"{self.route.method} {self.route.pattern}"
+        return f"RouteMatch({route}, {type(self.adapter).__name__}, {dict(self.params)})"
+
+
+class _Pattern:
+    """A route with named parts: its literal head is checked first, its regex compiled on first need."""
+
+    __slots__ = ("route", "adapter", "head", "_regex")
+
+    def __init__(self, route: Route, adapter: FormatAdapter):
+        self.route, self.adapter = route, adapter
+        self.head = route.pattern[:route.pattern.index("{")]
+        self._regex: Optional[re.Pattern[str]] = None
+
+    def match(self, path: str) -> Optional[re.Match[str]]:
+        if not path.startswith(self.head):
+            return None
+        if self._regex is None:
+            self._regex = compile_pattern(self.route.pattern)
+        return self._regex.match(path)
 
 
 def compile_pattern(pattern: str) -> re.Pattern[str]:
     """`/a/{name}:verb` → a regex with a named group per part."""
     pieces, at = [], 0
-    for part in _PART.finditer(pattern):
+    for part in re.finditer(_PART, pattern):
         pieces.append(re.escape(pattern[at:part.start()]))
         pieces.append(f"(?P<{part.group(1)}>[^/]+?)")
         at = part.end()
@@ -52,11 +76,11 @@ class RouteTable:
         self.services = tuple(services)
         self._literal: dict = {}  # (method, path) → its RouteMatch, built once
         self._literal_methods: dict = {}  # path → methods
-        self._patterns: list = []  # (regex, route, adapter)
+        self._patterns: list = []  # _Pattern, in order
         for adapter in (*self.adapters, *self.services):
             for route in adapter.routes:
-                if _PART.search(route.pattern):
-                    self._patterns.append((compile_pattern(route.pattern), route, adapter))
+                if "{" in route.pattern:
+                    self._patterns.append(_Pattern(route, adapter))
                 else:
                     self._literal.setdefault((route.method, route.pattern), RouteMatch(route, adapter, _NO_PARAMS))
                     self._literal_methods.setdefault(route.pattern, []).append(route.method)
@@ -65,19 +89,20 @@ class RouteTable:
         found = self._literal.get((method, path))
         if found is not None:
             return found
-        for regex, route, adapter in self._patterns:
-            if route.method == method:
-                hit = regex.match(path)
+        for pattern in self._patterns:
+            if pattern.route.method == method:
+                hit = pattern.match(path)
                 if hit is not None:
-                    return RouteMatch(route, adapter, {k: unquote(v) for k, v in hit.groupdict().items()})
+                    return RouteMatch(pattern.route, pattern.adapter,
+                                      {k: unquote(v) for k, v in hit.groupdict().items()})
         return None
 
     def allowed(self, path: str) -> list:
         """The methods some route serves on `path` (empty: the path is unknown)."""
         methods = list(self._literal_methods.get(path, ()))
-        for regex, route, _ in self._patterns:
-            if route.method not in methods and regex.match(path):
-                methods.append(route.method)
+        for pattern in self._patterns:
+            if pattern.route.method not in methods and pattern.match(path):
+                methods.append(pattern.route.method)
         return methods
 
     def adapter_for(self, path: str, headers: Mapping[str, str]) -> FormatAdapter:

@@ -5,12 +5,11 @@ naming the field, with a suggestion when a known key is close.
 """
 from __future__ import annotations
 
-import difflib
 import math
 import re
 from typing import Any
 
-from . import formats, regex_safety
+from . import formats
 from .chaos import Chaos
 from .embeddings import check_vectors
 from .logprobs import from_rule
@@ -99,6 +98,8 @@ def keys(value: dict, allowed: tuple, where: str) -> Spec:
         name = _snake(key) if isinstance(key, str) else key
         if name not in allowed:
             spellings = [camel(a) for a in allowed] + list(allowed)
+            import difflib  # on first use: a server start need not load it
+
             close = difflib.get_close_matches(str(key), spellings, 1)
             expected = ", ".join(camel(a) for a in allowed)
             hint = f"; did you mean {close[0]}?" if close else f" (expected: {expected})"
@@ -174,6 +175,8 @@ def _pattern(value: Any, where: str) -> Any:
 
 
 def _safe(pattern: re.Pattern[str], where: str) -> re.Pattern[str]:
+    from . import regex_safety  # loaded by the first regex: rule files without one never need it
+
     problem = regex_safety.problem(pattern)
     if problem is not None:
         raise Invalid(where, problem)

@@ -17,7 +17,6 @@ import socketserver
 import sys
 import threading
 import time
-import traceback
 from collections.abc import Callable, Coroutine, Generator
 from dataclasses import replace
 from http.server import ThreadingHTTPServer
@@ -126,6 +125,8 @@ class _HTTPServer(ThreadingHTTPServer):
             return
         self.app.log.problem("error", f"connection from {client} closed without an answer, llm_mock failed: "
                                       f"{type(exc).__name__}: {exc}")
+        import traceback  # failures only: a server start need not load it
+
         self.app.log.debug(traceback.format_exc())
 
 

@@ -6,14 +6,15 @@ refuses to start with the admin API on and no `admin_token`.
 """
 from __future__ import annotations
 
-import ipaddress
 from typing import Any
 
 
 def is_loopback(host: str) -> bool:
     """True for `localhost` and addresses in 127.0.0.0/8 or ::1 (a wildcard address is not)."""
-    if host.lower() in ("localhost", "localhost.localdomain", "ip6-localhost"):
+    if host.lower() in ("localhost", "localhost.localdomain", "ip6-localhost", "127.0.0.1", "::1", "[::1]"):
         return True
+    import ipaddress  # any other address: loaded only then (a server start need not)
+
     try:
         return ipaddress.ip_address(host.strip("[]")).is_loopback
     except ValueError:

@@ -8,7 +8,6 @@ name, its requests are not journaled, and its errors are plain `{"error": {"mess
 """
 from __future__ import annotations
 
-import hmac
 from collections.abc import Callable
 from typing import Any, ClassVar
 
@@ -21,6 +20,13 @@ from .common import error_answer, error_body
 PREFIX = "/__llm_mock"
 
 
+def _same(given: str, expected: str) -> bool:
+    """A constant-time comparison; `hmac` (it loads OpenSSL's hashes) is imported on the first check."""
+    import hmac
+
+    return hmac.compare_digest(given.encode(), expected.encode())
+
+
 def _guarded(handler: Callable[[Call], Any], token_needed: bool = True) -> Callable[[Call, Any], Any]:
     """The handler behind the off switch and the token check."""
 
@@ -30,8 +36,8 @@ def _guarded(handler: Callable[[Call], Any], token_needed: bool = True) -> Calla
             return error_answer(404, f"Invalid URL ({call.method} {call.target}): the admin API is off "
                                      "(admin=False / --no-admin)")
         token = options.admin_token
-        if token and token_needed and not hmac.compare_digest(
-                call.headers.get("authorization", "").encode(), f"Bearer {token}".encode()):
+        if token and token_needed and not _same(
+                call.headers.get("authorization", ""), f"Bearer {token}"):
             return error_answer(401, "the admin API needs the header Authorization: Bearer <admin token>",
                                 (("www-authenticate", 'Bearer realm="llm_mock admin"'),))
         return handler(call)

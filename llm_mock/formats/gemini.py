@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import base64
 import functools
-import hashlib
 import re
 from typing import Any, Optional
 from urllib.parse import parse_qsl
@@ -319,6 +318,8 @@ def _call_ids(c: Completion) -> list:
 
 def _signature(reasoning: str) -> str:
     """An opaque, stable, valid base64 thought signature (clients echo it back; nobody checks it)."""
+    import hashlib  # on first use: a server start need not load it
+
     return base64.b64encode(b"llm_mock" + hashlib.sha256(reasoning.encode("utf-8")).digest()).decode("ascii")
 
 

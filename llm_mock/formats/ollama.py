@@ -8,7 +8,6 @@ unless told otherwise, gives that last object alone with the whole message in it
 """
 from __future__ import annotations
 
-import hashlib
 from datetime import datetime, timezone
 from typing import Any, Optional
 
@@ -235,6 +234,8 @@ def _tool_calls(c: Completion) -> list:
 
 # -- the routes around the completions ---------------------------------------------------------
 def _digest(name: str) -> str:
+    import hashlib  # on first use: a server start need not load it
+
     return hashlib.sha256(name.encode("utf-8")).hexdigest()
 
 
