@@ -9,7 +9,7 @@ text, and `logprobs: k` gives the legacy parallel arrays (offsets counted from t
 from __future__ import annotations
 
 import time
-from dataclasses import dataclass, field, replace
+from dataclasses import replace
 from typing import Any, Optional
 
 from ..framing import SSE
@@ -26,14 +26,14 @@ INVALID_PROMPT = "Invalid type for 'prompt': expected a string, an array of stri
                  "array of arrays of integers."
 
 
-@dataclass
 class CompletionRequest(MockRequest):
-    """A legacy completions request: its prompts (texts or token-id lists), `echo`, `suffix`, `stop`."""
+    """A legacy completions request: its prompts (texts or token-id lists), `echo`, `suffix`, `stop`.
+    (A plain subclass: a dataclass would cost every server start ~1 ms to create.)"""
 
-    prompts: list = field(default_factory=list)
-    echo: bool = False
-    suffix: Optional[str] = None
-    stop: tuple = ()
+    def __init__(self, *, prompts: list, echo: bool = False, suffix: Optional[str] = None, stop: tuple = (),
+                 **request: Any):
+        super().__init__(**request)
+        self.prompts, self.echo, self.suffix, self.stop = prompts, echo, suffix, stop
 
     @property
     def input_tokens(self) -> int:
