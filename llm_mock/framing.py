@@ -51,6 +51,43 @@ class Frame:
     chars: int = 0
 
 
+_quote = json.encoder.encode_basestring
+
+
+class Run:
+    """Many events of one kind at once: for each piece, `before` + the piece as a JSON string + `after`
+    (text deltas, one per chunk). A stream of a 2000-character reply in 10-character chunks has 200:
+    `data` makes them all with one join and one encode, not a string, an encode and a `Frame` each;
+    `frames()` makes them one by one only when something needs them so (a fault's cut, pacing, a
+    transport that re-frames each event). Both give the same bytes."""
+
+    __slots__ = ("pieces", "before", "after")
+
+    def __init__(self, pieces: list, before: str, after: str):
+        self.pieces, self.before, self.after = pieces, before, after
+
+    @property
+    def data(self) -> bytes:
+        pieces, before, after = self.pieces, self.before, self.after
+        if not pieces:
+            return b""
+        text = "".join(pieces)
+        if len(_quote(text)) == len(text) + 2:  # nothing escaped (an escape lengthens): each piece's JSON is
+            between = f'"{after}{before}"'     # the piece in quotes, so the pieces are joined as they are
+            return f'{before}"{between.join(pieces)}"{after}'.encode()
+        return f"{before}{(after + before).join(map(_quote, pieces))}{after}".encode()
+
+    def frames(self) -> list:
+        before, after = self.before, self.after
+        return [Frame((before + _quote(piece) + after).encode("utf-8"), len(piece)) for piece in self.pieces]
+
+    def split(self) -> tuple:
+        """The first event as a `Frame`, and a `Run` of the others."""
+        first = self.pieces[0]
+        return (Frame((self.before + _quote(first) + self.after).encode("utf-8"), len(first)),
+                Run(self.pieces[1:], self.before, self.after))
+
+
 class Framing:
     """A stream framing. Subclasses set the media type and implement `frame`."""
 
@@ -107,6 +144,9 @@ class JSONArray(Framing):
     @classmethod
     def first(cls, frames: list) -> list:
         """The frames with the first one's leading separator removed (the array's first element)."""
+        if frames and isinstance(frames[0], Run) and frames[0].pieces:  # its first event on its own
+            first, rest = frames[0].split()
+            frames[0:1] = [first, rest] if rest.pieces else [first]
         if frames and frames[0].data.startswith(cls.separator):
             frames[0] = Frame(frames[0].data[len(cls.separator):], frames[0].chars)
         return frames

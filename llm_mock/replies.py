@@ -11,6 +11,8 @@ import hashlib
 import json
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field, fields, replace
+from functools import lru_cache
+from operator import itemgetter
 from typing import TYPE_CHECKING, Any, ClassVar, Optional, Union
 
 from . import embeddings as _embeddings
@@ -296,7 +298,21 @@ class Completion:
         size = self.chunk_size
         if size <= 0 or len(text) <= size:
             return [text] if text else []
-        return [text[i:i + size] for i in range(0, len(text), size)]
+        if len(text) > _SLICED_AT_ONCE * size:
+            return [text[i:i + size] for i in range(0, len(text), size)]
+        return list(_slicer(len(text), size)(text))
+
+
+_SLICED_AT_ONCE = 1024
+
+
+@lru_cache(maxsize=32)
+def _slicer(length: int, size: int) -> Callable[[str], tuple]:
+    """Cuts a text of `length` characters into `size`-character pieces in one C call (an `itemgetter`
+    of every piece's slice): about twice as fast as a loop of slices for the ~200 pieces of a stream.
+    Kept for the few lengths a test suite repeats; long texts (over `_SLICED_AT_ONCE` pieces) are cut
+    in a loop instead, so the kept slices stay small."""
+    return itemgetter(*[slice(i, i + size) for i in range(0, length, size)])  # length > size: 2 slices or more
 
 
 def build_completion(request: MockRequest, reply: ReplyObject, chunk_size: int,
