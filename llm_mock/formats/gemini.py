@@ -15,7 +15,7 @@ from typing import Any, Optional
 from urllib.parse import parse_qsl
 
 from ..embeddings import embed
-from ..framing import SSE, Frame, JSONArray
+from ..framing import SSE, Frame, JSONArray, Run
 from ..replies import Completion, ErrorReply
 from ..request import Message, MockRequest, RequestError, ToolDef, finish
 from .base import Call, Events, FormatAdapter, Route, dumps, json_body, quote, random_id
@@ -233,29 +233,28 @@ class Gemini(FormatAdapter):
         tail = f',"modelVersion":{quote(request.model)},"responseId":"{random_id("", 22)}"}}{closing}'
         head = opening + '{"candidates":[{"content":{"parts":'
         parts = self._parts(request, c, ids)
-        texts: list = []  # each text piece's JSON after `"text":` (quoted, then its flags): every candidate's
-        chars: list = []
+        runs: list = []  # (pieces, flags): each piece's JSON after `"text":` is the piece quoted, then the flags
         for part in parts:
             if "functionCall" in part:
                 continue
-            extra = ',"thought":true' if part.get("thought") else ""
-            chunks = c.chunks(part["text"]) or [""]
-            chars += map(len, chunks)
-            quoted = [q + extra for q in map(quote, chunks)] if extra else list(map(quote, chunks))
+            flags = ',"thought":true' if part.get("thought") else ""
+            pieces = c.chunks(part["text"]) or [""]
             if "thoughtSignature" in part:  # on the last piece
-                quoted[-1] += f',"thoughtSignature":"{part["thoughtSignature"]}"'
-            texts += quoted
+                runs.append((pieces[:-1], flags))
+                pieces, flags = pieces[-1:], flags + f',"thoughtSignature":"{part["thoughtSignature"]}"'
+            runs.append((pieces, flags))
         calls = [p for p in parts if "functionCall" in p]
         if calls:  # the calls, whole, in the last chunk
-            last, last_chars, count = dumps(calls), 0, len(texts)
-        else:
-            last, last_chars, count = f'[{{"text":{texts[-1]}}}]', chars[-1], len(texts) - 1
-        body, body_chars = texts[:count], chars[:count]
-        frames = []
+            last, last_chars = dumps(calls), 0
+        else:  # the last text piece is the last chunk's
+            pieces, flags = runs[-1]
+            runs[-1] = (pieces[:-1], flags)
+            last, last_chars = f'[{{"text":{quote(pieces[-1])}{flags}}}]', len(pieces[-1])
+        frames: list = []
         before = head + '[{"text":'
         for index in range(request.n):
             after = f'}}],"role":"model"}},"index":{index}}}],"usageMetadata":{early}{tail}'  # all but the last
-            frames += [Frame((before + text + after).encode(), n) for text, n in zip(body, body_chars, strict=True)]
+            frames += [Run(pieces, before, flags + after) for pieces, flags in runs if pieces]
             usage = dumps(_usage(c)) if index == request.n - 1 else early
             end = f',"role":"model"}},"finishReason":"{FINISH[c.finish]}","index":{index}}}],"usageMetadata":{usage}'
             frames.append(Frame((head + last + end + tail).encode(), last_chars))

@@ -13,7 +13,7 @@ from datetime import datetime, timezone
 from typing import Any, Optional
 
 from ..embeddings import embed
-from ..framing import NDJSON, Frame
+from ..framing import NDJSON, Frame, Run
 from ..replies import Completion, ErrorReply
 from ..request import Message, MockRequest, RequestError, ToolDef, finish
 from ..tokens import estimate_tokens
@@ -202,17 +202,14 @@ class Ollama(FormatAdapter):
         if request.messages:
             generate = _is_generate(request)
             thinking = c.chunks(c.reasoning) if c.reasoning and _thinks(request.raw) else []
-            # one pass per kind of piece, each line encoded as it is built
+            # a run of lines per kind of piece (made at once: `Run`)
             if generate:
-                frames = [Frame(f'{head}"response":"","thinking":{quote(p)},"done":false}}\n'.encode(), len(p))
-                          for p in thinking]
-                frames += [Frame(f'{head}"response":{quote(p)},"done":false}}\n'.encode(), len(p))
-                           for p in c.chunks(c.text)]
+                frames = [Run(thinking, f'{head}"response":"","thinking":', ',"done":false}\n'),
+                          Run(c.chunks(c.text), f'{head}"response":', ',"done":false}\n')]
             else:
                 message = head + '"message":{"role":"assistant","content":'
-                frames = [Frame(f'{message}"","thinking":{quote(p)}}},"done":false}}\n'.encode(), len(p))
-                          for p in thinking]
-                frames += [Frame(f'{message}{quote(p)}}},"done":false}}\n'.encode(), len(p)) for p in c.chunks(c.text)]
+                frames = [Run(thinking, f'{message}"","thinking":', '},"done":false}\n'),
+                          Run(c.chunks(c.text), message, '},"done":false}\n')]
                 if c.tools:
                     frames.append(Frame(f'{message}"","tool_calls":{dumps(_tool_calls(c))}}},"done":false}}\n'
                                         .encode()))
