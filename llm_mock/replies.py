@@ -11,12 +11,11 @@ import hashlib
 import json
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field, fields, replace
-from functools import lru_cache
-from operator import itemgetter
 from typing import TYPE_CHECKING, Any, ClassVar, Optional, Union
 
 from . import embeddings as _embeddings
 from . import logprobs as _logprobs
+from .framing import cut
 from .tokens import estimate_tokens, truncate_to_tokens
 
 if TYPE_CHECKING:
@@ -294,25 +293,7 @@ class Completion:
 
     def chunks(self, text: Optional[str]) -> list:
         """`text` cut into `chunk_size` characters (code points, never inside one); one chunk if 0."""
-        text = text or ""
-        size = self.chunk_size
-        if size <= 0 or len(text) <= size:
-            return [text] if text else []
-        if len(text) > _SLICED_AT_ONCE * size:
-            return [text[i:i + size] for i in range(0, len(text), size)]
-        return list(_slicer(len(text), size)(text))
-
-
-_SLICED_AT_ONCE = 1024
-
-
-@lru_cache(maxsize=32)
-def _slicer(length: int, size: int) -> Callable[[str], tuple]:
-    """Cuts a text of `length` characters into `size`-character pieces in one C call (an `itemgetter`
-    of every piece's slice): about twice as fast as a loop of slices for the ~200 pieces of a stream.
-    Kept for the few lengths a test suite repeats; long texts (over `_SLICED_AT_ONCE` pieces) are cut
-    in a loop instead, so the kept slices stay small."""
-    return itemgetter(*[slice(i, i + size) for i in range(0, length, size)])  # length > size: 2 slices or more
+        return cut(text or "", self.chunk_size)
 
 
 def build_completion(request: MockRequest, reply: ReplyObject, chunk_size: int,

@@ -98,9 +98,10 @@ class Messages(FormatAdapter):
     def render_events(self, request: MockRequest, c: Completion) -> Events:
         frames = [sse({"type": "message_start", "message": self._message(request, c, [], False)}, "message_start")]
 
-        def block_deltas(index: int, kind: str, key: str, pieces: list) -> None:
-            frames.extend(deltas(pieces, f'event: content_block_delta\ndata: {{"type":"content_block_delta",'
-                                         f'"index":{index},"delta":{{"type":"{kind}","{key}":', "}}\n\n"))
+        def block_deltas(index: int, kind: str, key: str, text: str) -> None:
+            before = f'event: content_block_delta\ndata: {{"type":"content_block_delta","index":{index},"delta":' \
+                     f'{{"type":"{kind}","{key}":'
+            frames.extend(deltas(text, c.chunk_size, before, "}}\n\n"))
 
         for index, block in enumerate(self._blocks(c)):
             kind = block["type"]
@@ -112,14 +113,16 @@ class Messages(FormatAdapter):
             if index == 0:
                 frames.append(Frame(b'event: ping\ndata: {"type":"ping"}\n\n'))
             if kind == "thinking":
-                block_deltas(index, "thinking_delta", "thinking", c.chunks(block["thinking"]))
+                block_deltas(index, "thinking_delta", "thinking", block["thinking"])
                 frames.append(sse({"type": "content_block_delta", "index": index,
                                    "delta": {"type": "signature_delta", "signature": block["signature"]}},
                                   "content_block_delta"))
             elif kind == "text":
-                block_deltas(index, "text_delta", "text", c.chunks(block["text"]))
+                block_deltas(index, "text_delta", "text", block["text"])
             else:
-                block_deltas(index, "input_json_delta", "partial_json", [""] + c.chunks(dumps(block["input"])))
+                frames.append(Frame(f'event: content_block_delta\ndata: {{"type":"content_block_delta","index":{index},'
+                                    f'"delta":{{"type":"input_json_delta","partial_json":""}}}}\n\n'.encode()))
+                block_deltas(index, "input_json_delta", "partial_json", dumps(block["input"]))
             frames.append(Frame(f'event: content_block_stop\ndata: {{"type":"content_block_stop","index":{index}}}\n\n'
                                 .encode()))
         frames.append(sse({"type": "message_delta",

@@ -28,10 +28,10 @@ quote = json.encoder.encode_basestring
 """A string as a JSON string literal (what `dumps` does for a str, without its overhead)."""
 
 
-def deltas(pieces: list, before: str, after: str) -> list:
-    """One event per piece: `before` + the piece as JSON + `after`, as a `Run` (made at once, cut
-    into frames only when needed), in a list to extend the stream's parts with."""
-    return [Run(pieces, before, after)] if pieces else []
+def deltas(text: Optional[str], size: int, before: str, after: str) -> list:
+    """One event per `size`-character piece of `text`: `before` + the piece as JSON + `after`, as a
+    `Run` (made at once, cut into frames only when needed), in a list to extend a stream's parts with."""
+    return [Run(text, size, before, after)] if text else []
 
 
 def _table(alphabet: str) -> bytes:

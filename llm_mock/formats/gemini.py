@@ -15,7 +15,7 @@ from typing import Any, Optional
 from urllib.parse import parse_qsl
 
 from ..embeddings import embed
-from ..framing import SSE, Frame, JSONArray, Run
+from ..framing import SSE, Frame, JSONArray, Run, last_piece
 from ..replies import Completion, ErrorReply
 from ..request import Message, MockRequest, RequestError, ToolDef, finish
 from .base import Call, Events, FormatAdapter, Route, dumps, json_body, quote, random_id
@@ -233,28 +233,32 @@ class Gemini(FormatAdapter):
         tail = f',"modelVersion":{quote(request.model)},"responseId":"{random_id("", 22)}"}}{closing}'
         head = opening + '{"candidates":[{"content":{"parts":'
         parts = self._parts(request, c, ids)
-        runs: list = []  # (pieces, flags): each piece's JSON after `"text":` is the piece quoted, then the flags
-        for part in parts:
+        size = c.chunk_size
+        segments: list = []  # per text part: (all its pieces but the last, its last piece, flags, the last's flags)
+        for part in parts:  # a piece's JSON after `"text":` is the piece quoted, then the flags
             if "functionCall" in part:
                 continue
             flags = ',"thought":true' if part.get("thought") else ""
-            pieces = c.chunks(part["text"]) or [""]
-            if "thoughtSignature" in part:  # on the last piece
-                runs.append((pieces[:-1], flags))
-                pieces, flags = pieces[-1:], flags + f',"thoughtSignature":"{part["thoughtSignature"]}"'
-            runs.append((pieces, flags))
+            signed = f',"thoughtSignature":"{part["thoughtSignature"]}"' if "thoughtSignature" in part else ""
+            text = part["text"]
+            at = last_piece(text, size)  # an empty text is one empty piece
+            segments.append((text[:at], text[at:], flags, flags + signed))
         calls = [p for p in parts if "functionCall" in p]
         if calls:  # the calls, whole, in the last chunk
             last, last_chars = dumps(calls), 0
         else:  # the last text piece is the last chunk's
-            pieces, flags = runs[-1]
-            runs[-1] = (pieces[:-1], flags)
-            last, last_chars = f'[{{"text":{quote(pieces[-1])}{flags}}}]', len(pieces[-1])
+            rest, piece, flags, last_flags = segments[-1]
+            segments[-1] = (rest, None, flags, last_flags)
+            last, last_chars = f'[{{"text":{quote(piece)}{last_flags}}}]', len(piece)
         frames: list = []
         before = head + '[{"text":'
         for index in range(request.n):
             after = f'}}],"role":"model"}},"index":{index}}}],"usageMetadata":{early}{tail}'  # all but the last
-            frames += [Run(pieces, before, flags + after) for pieces, flags in runs if pieces]
+            for rest, piece, flags, last_flags in segments:
+                if rest:
+                    frames.append(Run(rest, size, before, flags + after))
+                if piece is not None:
+                    frames.append(Frame(f"{before}{quote(piece)}{last_flags}{after}".encode(), len(piece)))
             usage = dumps(_usage(c)) if index == request.n - 1 else early
             end = f',"role":"model"}},"finishReason":"{FINISH[c.finish]}","index":{index}}}],"usageMetadata":{usage}'
             frames.append(Frame((head + last + end + tail).encode(), last_chars))

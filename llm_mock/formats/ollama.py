@@ -198,18 +198,19 @@ class Ollama(FormatAdapter):
         """Thinking pieces, content pieces, the tool calls whole, then the final object."""
         created = _now()
         head = f'{{"model":{quote(request.model)},"created_at":"{created}",'
-        frames = []
+        frames: list = []
         if request.messages:
             generate = _is_generate(request)
-            thinking = c.chunks(c.reasoning) if c.reasoning and _thinks(request.raw) else []
+            thinking = c.reasoning if c.reasoning and _thinks(request.raw) else ""
+            size = c.chunk_size
             # a run of lines per kind of piece (made at once: `Run`)
             if generate:
-                frames = [Run(thinking, f'{head}"response":"","thinking":', ',"done":false}\n'),
-                          Run(c.chunks(c.text), f'{head}"response":', ',"done":false}\n')]
+                frames = [Run(thinking, size, f'{head}"response":"","thinking":', ',"done":false}\n'),
+                          Run(c.text or "", size, f'{head}"response":', ',"done":false}\n')]
             else:
                 message = head + '"message":{"role":"assistant","content":'
-                frames = [Run(thinking, f'{message}"","thinking":', '},"done":false}\n'),
-                          Run(c.chunks(c.text), message, '},"done":false}\n')]
+                frames = [Run(thinking, size, f'{message}"","thinking":', '},"done":false}\n'),
+                          Run(c.text or "", size, message, '},"done":false}\n')]
                 if c.tools:
                     frames.append(Frame(f'{message}"","tool_calls":{dumps(_tool_calls(c))}}},"done":false}}\n'
                                         .encode()))

@@ -89,7 +89,7 @@ class ChatCompletions(FormatAdapter):
                                         f'"finish_reason":null}}]{suffix}'.encode(), len(piece)))
             elif c.emits_text:
                 chunk(index, '{"role":"assistant","content":"","refusal":null}')
-                frames.extend(deltas(c.chunks(c.text), f'{prefix}{index},"delta":{{"content":',
+                frames.extend(deltas(c.text, c.chunk_size, f'{prefix}{index},"delta":{{"content":',
                                      f'}},"logprobs":null,"finish_reason":null}}]{suffix}'))
             elif not c.tools:  # reasoning only: Chat Completions carries no reasoning, just the role
                 chunk(index, '{"role":"assistant","content":null,"refusal":null}')

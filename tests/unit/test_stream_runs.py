@@ -85,11 +85,14 @@ def test_text_deltas_are_runs_on_the_common_path():
     assert len(events.frames) > 40
 
 
-@pytest.mark.parametrize("pieces", [["ab", "cd", "e"], ['a"', "b\\", "\n"], ["東京", "🌸x", "é"], ["x"],
-                                    ["", "a"], ["\u2028", "\x00\x1f"]])
-def test_a_run_is_its_frames_joined(pieces):
-    run = Run(pieces, 'data: {"t":', "}\n\n")
+@pytest.mark.parametrize("size", [0, 1, 2, 3, 10])
+@pytest.mark.parametrize("text", ["abcde", 'a"b\\c\n', "東京🌸xé", "x", "\u2028\x00\x1f", "The quick brown fox. " * 30,
+                                  "The quick brown fox. " * 30 + "é", "0123456789" * 20, "abc" * 67])
+def test_a_run_is_its_frames_joined(text, size):
+    run = Run(text, size, 'data: {"t":', "}\n\n")
     frames = run.frames()
+    pieces = [text[i:i + size] for i in range(0, len(text), size)] if size else [text]
+    assert run.pieces == pieces
     assert run.data == b"".join(f.data for f in frames)
     assert [f.chars for f in frames] == [len(p) for p in pieces]
     assert [json.loads(f.data[6:])["t"] for f in frames] == pieces
@@ -98,23 +101,24 @@ def test_a_run_is_its_frames_joined(pieces):
 
 
 def test_deltas_of_nothing_add_no_part():
-    assert deltas([], "a", "b") == [] and Run([], "a", "b").data == b""
+    assert deltas("", 10, "a", "b") == [] and deltas(None, 10, "a", "b") == [] and Run("", 3, "a", "b").data == b""
 
 
 def test_a_json_array_opens_without_separator_when_a_run_comes_first():
-    frames = [Run(["a", "b"], ',\r\n{"t":', "}")]
+    frames = [Run("ab", 1, ',\r\n{"t":', "}")]
     JSONArray.first(frames)
     assert b"[" + b"".join(f.data for f in frames) + b"]" == b'[{"t":"a"},\r\n{"t":"b"}]'
 
 
 def test_events_frames_can_be_replaced():
-    events = Events([Run(["a"], "<", ">")])
+    events = Events([Run("a", 1, "<", ">")])
     events.frames = [Frame(b"x")]
     assert events.data() == [b"x"] and events.parts == events.frames
 
 
-@pytest.mark.parametrize("size", [1, 3, 10])
+@pytest.mark.parametrize("size", [0, 1, 3, 10])
 @pytest.mark.parametrize("text", ["", "a", "abc", "abcd", "東京🌸 é" * 40, "x" * 5000])
 def test_chunks_are_code_point_slices(text, size):
     c = Completion(text, None, [], "stop", 1, 1, 0, size)
-    assert c.chunks(text) == [text[i:i + size] for i in range(0, len(text), size)]
+    expected = [text[i:i + size] for i in range(0, len(text), size)] if size else [text]
+    assert c.chunks(text) == (expected if text else [])
