@@ -2,7 +2,8 @@
 
 The JSON answer is built from dicts (`Messages._message`, `Ollama._final`); the streams write the
 same objects from templates. Here each templated event is compared, byte for byte, with `dumps` of
-the dict the adapter builds for it, so a field added to one and not the other fails.
+the dict the adapter builds for it, so a field added to one and not the other fails. Ollama's
+timestamps are formatted without `strftime`, and read the same.
 """
 from __future__ import annotations
 
@@ -69,3 +70,20 @@ def test_anthropic_blocks_open_empty(reply):
         if block["type"] == "tool_use":
             empty["id"] = start["content_block"]["id"]  # a fresh id when the reply gives none
         assert dumps(start) == dumps({"type": "content_block_start", "index": index, "content_block": empty})
+
+
+@pytest.mark.parametrize("micro", [0, 7, 999999])
+def test_ollama_created_at_is_strftimes_text(monkeypatch, micro):
+    from datetime import datetime, timezone
+
+    from llm_mock.formats import ollama
+
+    moment = datetime(2025, 9, 1, 10, 2, 3, micro, timezone.utc)
+
+    class Clock(datetime):
+        @classmethod
+        def now(cls, tz=None):
+            return moment
+
+    monkeypatch.setattr(ollama, "datetime", Clock)
+    assert ollama._now() == moment.strftime("%Y-%m-%dT%H:%M:%S.%fZ")
