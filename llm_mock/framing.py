@@ -14,7 +14,7 @@ import zlib
 from collections.abc import Callable
 from dataclasses import dataclass
 from functools import lru_cache
-from operator import itemgetter
+from operator import attrgetter, itemgetter
 from typing import Any, Optional
 
 _ENCODER = json.JSONEncoder(ensure_ascii=False, separators=(",", ":"))
@@ -54,6 +54,7 @@ class Frame:
 
 
 _quote = json.encoder.encode_basestring
+data_of = attrgetter("data")  # a frame's (or run's) bytes, read in C
 
 
 def cut(text: str, size: int) -> list:

@@ -16,7 +16,7 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any, ClassVar, Optional
 
-from ..framing import SSE, Frame, Framing, Run
+from ..framing import SSE, Frame, Framing, Run, data_of
 from ..framing import dumps as dumps  # re-exported: adapters build their bodies with it
 from ..replies import Completion, ErrorReply
 from ..request import MockRequest, RequestError
@@ -112,7 +112,7 @@ class Events:
 
     def data(self) -> list:
         """The bytes of the stream, part by part (a run's events in one bytes)."""
-        return [part.data for part in (self.parts if self._frames is None else self._frames)]
+        return list(map(data_of, self.parts if self._frames is None else self._frames))
 
 
 @dataclass

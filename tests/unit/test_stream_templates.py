@@ -1,7 +1,7 @@
 """Stream events written from string templates (for speed) are the JSON the adapters' dicts give.
 
-The JSON answer is built from dicts (`Messages._message`, `Ollama._final`); the streams write the
-same objects from templates. Here each templated event is compared, byte for byte, with `dumps` of
+The JSON answer is built from dicts (`Messages._message` and the like); the Anthropic stream writes
+the same objects from templates. Here each templated event is compared, byte for byte, with `dumps` of
 the dict the adapter builds for it, so a field added to one and not the other fails. Ollama's
 timestamps are formatted without `strftime`, and read the same.
 """
