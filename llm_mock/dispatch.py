@@ -242,6 +242,16 @@ def _stream(app: Any, out: Responder, adapter: FormatAdapter, request: Any, comp
     events.request_id = request_id
     end, outcome = "body", "ok" if fault is None else f"fault {fault.kind}"
     out.publish(200, outcome)
+    headers = [*framing.response_headers(), (adapter.request_id_header, request_id)]
+    if fault is None and not (options.latency or options.ttft or options.tokens_per_second or options.jitter):
+        # all at once and whole (what `schedule` calls unpaced): the parts' bytes, no frame one by one
+        data = events.data()
+        if framing.opening:
+            data.insert(0, framing.opening)
+        if framing.terminator:
+            data.append(framing.terminator)
+        out.stream(headers, data, None, True, app.pacer)
+        return
     if fault is None:
         frames = events.frames + ([Frame(framing.terminator)] if framing.terminator else [])
     else:
@@ -254,7 +264,6 @@ def _stream(app: Any, out: Responder, adapter: FormatAdapter, request: Any, comp
         frames = [Frame(framing.opening), *frames]
     offsets = schedule(frames, options.latency or 0, options.ttft or 0, options.tokens_per_second or 0,
                        options.jitter or 0, app.jitter_rng())
-    headers = [*framing.response_headers(), (adapter.request_id_header, request_id)]
     out.stream(headers, list(map(_DATA, frames)), offsets, end == "body", app.pacer)
     if end != "body":
         out.end_connection(end, b"", fault.stall_ms)

@@ -14,6 +14,7 @@ from typing import TYPE_CHECKING, Any, ClassVar, Optional, Union
 
 from . import embeddings as _embeddings
 from . import logprobs as _logprobs
+from .framing import cut
 from .tokens import estimate_tokens, truncate_to_tokens
 
 if TYPE_CHECKING:
@@ -291,11 +292,7 @@ class Completion:
 
     def chunks(self, text: Optional[str]) -> list:
         """`text` cut into `chunk_size` characters (code points, never inside one); one chunk if 0."""
-        text = text or ""
-        size = self.chunk_size
-        if size <= 0 or len(text) <= size:
-            return [text] if text else []
-        return [text[i:i + size] for i in range(0, len(text), size)]
+        return cut(text or "", self.chunk_size)
 
 
 def build_completion(request: MockRequest, reply: ReplyObject, chunk_size: int,

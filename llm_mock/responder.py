@@ -86,8 +86,12 @@ class Responder:
         if self.head_only:
             self.connection.wfile.write(head)
         elif offsets is None:  # unpaced: the whole response, one chunk, one write
-            body = b"".join(frames)
-            self.connection.wfile.write(head + (wrap(body) if body else b"") + last)
+            size = sum(map(len, frames))
+            if wrap is chunk and size:  # the chunk's size line and CRLF joined in with the frames: one copy
+                frames = [head, b"%x\r\n" % size, *frames, b"\r\n", last]
+            else:
+                frames = [head, *frames, last]
+            self.connection.wfile.write(b"".join(frames))
         else:
             pacer.send(self.connection.connection, head, [wrap(frame) for frame in frames], offsets, last)
 

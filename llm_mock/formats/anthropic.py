@@ -6,13 +6,15 @@ from typing import ClassVar
 from ..framing import SSE, Framing, dumps
 from ..replies import Completion, ErrorReply, thinking_signature
 from ..request import Message, MockRequest, RequestError, ToolDef, finish, optional, require, text_of
-from .base import Call, Events, FormatAdapter, Frame, Route, base58_id, deltas, json_body, sse
+from .base import Call, Events, FormatAdapter, Frame, Route, base58_id, deltas, json_body, quote, sse
 
 STOP_REASONS = {"stop": "end_turn", "tool_calls": "tool_use", "length": "max_tokens", "content_filter": "refusal"}
 ERROR_TYPES = {400: "invalid_request_error", 401: "authentication_error", 402: "billing_error",
                403: "permission_error", 404: "not_found_error", 408: "timeout_error", 409: "conflict_error",
                413: "request_too_large", 429: "rate_limit_error", 500: "api_error", 503: "api_error",
                504: "timeout_error", 529: "overloaded_error"}
+EMPTY_BLOCKS = {"thinking": '{"type":"thinking","thinking":"","signature":""}', "text": '{"type":"text","text":""}'}
+"""A content block as `content_block_start` opens it (tool_use: the block with empty input)."""
 ERROR_MESSAGES = {401: "invalid x-api-key", 429: "Number of requests has exceeded your rate limit.",
                   500: "Internal server error", 529: "Overloaded"}
 
@@ -96,38 +98,46 @@ class Messages(FormatAdapter):
 
     # -- SSE ---------------------------------------------------------------------------------
     def render_events(self, request: MockRequest, c: Completion) -> Events:
-        frames = [sse({"type": "message_start", "message": self._message(request, c, [], False)}, "message_start")]
+        """The events as the API sends them. The fixed ones are templates, not dicts for `dumps`: the
+        same JSON as `_message` and the other dicts give (tests/unit/test_stream_templates.py)."""
+        frames = [Frame(f'event: message_start\ndata: {{"type":"message_start","message":{{"id":'
+                        f'"{base58_id(self.message_id_prefix)}","type":"message","role":"assistant","model":'
+                        f'{quote(request.model)},"content":[],"stop_reason":null,"stop_sequence":null,'
+                        f'"stop_details":null,"usage":{{"input_tokens":{c.input_tokens},'
+                        f'"cache_creation_input_tokens":0,"cache_read_input_tokens":{c.cached_tokens},'
+                        f'"cache_creation":{{"ephemeral_5m_input_tokens":0,"ephemeral_1h_input_tokens":0}},'
+                        f'"output_tokens":1,"service_tier":"standard"}}}}}}\n\n'.encode())]
 
-        def block_deltas(index: int, kind: str, key: str, pieces: list) -> None:
-            frames.extend(deltas(pieces, f'event: content_block_delta\ndata: {{"type":"content_block_delta",'
-                                         f'"index":{index},"delta":{{"type":"{kind}","{key}":', "}}\n\n"))
+        def block_deltas(index: int, kind: str, key: str, text: str) -> None:
+            before = f'event: content_block_delta\ndata: {{"type":"content_block_delta","index":{index},"delta":' \
+                     f'{{"type":"{kind}","{key}":'
+            frames.extend(deltas(text, c.chunk_size, before, "}}\n\n"))
 
         for index, block in enumerate(self._blocks(c)):
             kind = block["type"]
-            empty = {"thinking": {"type": "thinking", "thinking": "", "signature": ""},
-                     "text": {"type": "text", "text": ""},
-                     "tool_use": {**block, "input": {}}}[kind]
-            frames.append(sse({"type": "content_block_start", "index": index, "content_block": empty},
-                              "content_block_start"))
+            empty = EMPTY_BLOCKS[kind] if kind in EMPTY_BLOCKS else dumps({**block, "input": {}})
+            frames.append(Frame(f'event: content_block_start\ndata: {{"type":"content_block_start","index":{index},'
+                                f'"content_block":{empty}}}\n\n'.encode()))
             if index == 0:
                 frames.append(Frame(b'event: ping\ndata: {"type":"ping"}\n\n'))
             if kind == "thinking":
-                block_deltas(index, "thinking_delta", "thinking", c.chunks(block["thinking"]))
+                block_deltas(index, "thinking_delta", "thinking", block["thinking"])
                 frames.append(sse({"type": "content_block_delta", "index": index,
                                    "delta": {"type": "signature_delta", "signature": block["signature"]}},
                                   "content_block_delta"))
             elif kind == "text":
-                block_deltas(index, "text_delta", "text", c.chunks(block["text"]))
+                block_deltas(index, "text_delta", "text", block["text"])
             else:
-                block_deltas(index, "input_json_delta", "partial_json", [""] + c.chunks(dumps(block["input"])))
+                frames.append(Frame(f'event: content_block_delta\ndata: {{"type":"content_block_delta","index":{index},'
+                                    f'"delta":{{"type":"input_json_delta","partial_json":""}}}}\n\n'.encode()))
+                block_deltas(index, "input_json_delta", "partial_json", dumps(block["input"]))
             frames.append(Frame(f'event: content_block_stop\ndata: {{"type":"content_block_stop","index":{index}}}\n\n'
                                 .encode()))
-        frames.append(sse({"type": "message_delta",
-                           "delta": {"stop_reason": STOP_REASONS[c.finish], "stop_sequence": None,
-                                     "stop_details": None},
-                           "usage": {"input_tokens": c.input_tokens, "cache_creation_input_tokens": 0,
-                                     "cache_read_input_tokens": c.cached_tokens, "output_tokens": c.output_tokens}},
-                          "message_delta"))
+        frames.append(Frame(f'event: message_delta\ndata: {{"type":"message_delta","delta":{{"stop_reason":'
+                            f'"{STOP_REASONS[c.finish]}","stop_sequence":null,"stop_details":null}},"usage":'
+                            f'{{"input_tokens":{c.input_tokens},"cache_creation_input_tokens":0,'
+                            f'"cache_read_input_tokens":{c.cached_tokens},"output_tokens":{c.output_tokens}}}}}'
+                            f'\n\n'.encode()))
         frames.append(Frame(b'event: message_stop\ndata: {"type":"message_stop"}\n\n'))
         return Events(frames)
 

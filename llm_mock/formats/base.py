@@ -16,7 +16,7 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any, ClassVar, Optional
 
-from ..framing import SSE, Frame, Framing
+from ..framing import SSE, Frame, Framing, Run, data_of
 from ..framing import dumps as dumps  # re-exported: adapters build their bodies with it
 from ..replies import Completion, ErrorReply
 from ..request import MockRequest, RequestError
@@ -28,9 +28,10 @@ quote = json.encoder.encode_basestring
 """A string as a JSON string literal (what `dumps` does for a str, without its overhead)."""
 
 
-def deltas(pieces: list, before: str, after: str) -> list:
-    """One frame per piece: `before` + the piece as JSON + `after`, the template built once."""
-    return [Frame((before + quote(piece) + after).encode("utf-8"), len(piece)) for piece in pieces]
+def deltas(text: Optional[str], size: int, before: str, after: str) -> list:
+    """One event per `size`-character piece of `text`: `before` + the piece as JSON + `after`, as a
+    `Run` (made at once, cut into frames only when needed), in a list to extend a stream's parts with."""
+    return [Run(text, size, before, after)] if text else []
 
 
 def _table(alphabet: str) -> bytes:
@@ -77,13 +78,41 @@ def sse(payload: dict, event: Optional[str] = None, chars: int = 0) -> Frame:
     return _SSE.frame(payload, event, chars)
 
 
-@dataclass
 class Events:
-    """A rendered stream: its frames plus what an in-band failure needs to continue it (ids)."""
+    """A rendered stream: its parts (each a `Frame`, or a `Run` of many events of one kind) plus what
+    an in-band failure needs to continue it (ids). `frames` is every event as a `Frame` of its own,
+    made on first use (a fault's cut, pacing, a transport that re-frames events); an unpaced stream
+    without a fault is sent from `data()`, and its runs are never cut into frames."""
 
-    frames: list
-    context: Any = None
-    request_id: str = ""  # set by the dispatcher: an in-band error repeats the response's id
+    __slots__ = ("parts", "context", "request_id", "_frames")
+
+    def __init__(self, frames: list, context: Any = None, request_id: str = ""):
+        self.parts, self.context = frames, context
+        self.request_id = request_id  # set by the dispatcher: an in-band error repeats the response's id
+        self._frames: Optional[list] = None
+
+    @property
+    def frames(self) -> list:
+        if self._frames is None:
+            parts = self.parts
+            if any(type(part) is Run for part in parts):
+                self._frames = []
+                for part in parts:
+                    if type(part) is Run:
+                        self._frames += part.frames()
+                    else:
+                        self._frames.append(part)
+            else:
+                self._frames = parts
+        return self._frames
+
+    @frames.setter
+    def frames(self, frames: list) -> None:
+        self.parts = self._frames = frames
+
+    def data(self) -> list:
+        """The bytes of the stream, part by part (a run's events in one bytes)."""
+        return list(map(data_of, self.parts if self._frames is None else self._frames))
 
 
 @dataclass

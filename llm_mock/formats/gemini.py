@@ -14,7 +14,7 @@ from typing import Any, Optional
 from urllib.parse import parse_qsl
 
 from ..embeddings import embed
-from ..framing import SSE, Frame, JSONArray
+from ..framing import SSE, Frame, JSONArray, Run, last_piece
 from ..replies import Completion, ErrorReply
 from ..request import Message, MockRequest, RequestError, ToolDef, finish
 from .base import Call, Events, FormatAdapter, Route, dumps, json_body, quote, random_id
@@ -232,29 +232,32 @@ class Gemini(FormatAdapter):
         tail = f',"modelVersion":{quote(request.model)},"responseId":"{random_id("", 22)}"}}{closing}'
         head = opening + '{"candidates":[{"content":{"parts":'
         parts = self._parts(request, c, ids)
-        texts: list = []  # each text piece's JSON after `"text":` (quoted, then its flags): every candidate's
-        chars: list = []
-        for part in parts:
+        size = c.chunk_size
+        segments: list = []  # per text part: (all its pieces but the last, its last piece, flags, the last's flags)
+        for part in parts:  # a piece's JSON after `"text":` is the piece quoted, then the flags
             if "functionCall" in part:
                 continue
-            extra = ',"thought":true' if part.get("thought") else ""
-            chunks = c.chunks(part["text"]) or [""]
-            chars += map(len, chunks)
-            quoted = [q + extra for q in map(quote, chunks)] if extra else list(map(quote, chunks))
-            if "thoughtSignature" in part:  # on the last piece
-                quoted[-1] += f',"thoughtSignature":"{part["thoughtSignature"]}"'
-            texts += quoted
+            flags = ',"thought":true' if part.get("thought") else ""
+            signed = f',"thoughtSignature":"{part["thoughtSignature"]}"' if "thoughtSignature" in part else ""
+            text = part["text"]
+            at = last_piece(text, size)  # an empty text is one empty piece
+            segments.append((text[:at], text[at:], flags, flags + signed))
         calls = [p for p in parts if "functionCall" in p]
         if calls:  # the calls, whole, in the last chunk
-            last, last_chars, count = dumps(calls), 0, len(texts)
-        else:
-            last, last_chars, count = f'[{{"text":{texts[-1]}}}]', chars[-1], len(texts) - 1
-        body, body_chars = texts[:count], chars[:count]
-        frames = []
+            last, last_chars = dumps(calls), 0
+        else:  # the last text piece is the last chunk's
+            rest, piece, flags, last_flags = segments[-1]
+            segments[-1] = (rest, None, flags, last_flags)
+            last, last_chars = f'[{{"text":{quote(piece)}{last_flags}}}]', len(piece)
+        frames: list = []
         before = head + '[{"text":'
         for index in range(request.n):
             after = f'}}],"role":"model"}},"index":{index}}}],"usageMetadata":{early}{tail}'  # all but the last
-            frames += [Frame((before + text + after).encode(), n) for text, n in zip(body, body_chars, strict=True)]
+            for rest, piece, flags, last_flags in segments:
+                if rest:
+                    frames.append(Run(rest, size, before, flags + after))
+                if piece is not None:
+                    frames.append(Frame(f"{before}{quote(piece)}{last_flags}{after}".encode(), len(piece)))
             usage = dumps(_usage(c)) if index == request.n - 1 else early
             end = f',"role":"model"}},"finishReason":"{FINISH[c.finish]}","index":{index}}}],"usageMetadata":{usage}'
             frames.append(Frame((head + last + end + tail).encode(), last_chars))

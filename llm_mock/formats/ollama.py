@@ -12,7 +12,7 @@ from datetime import datetime, timezone
 from typing import Any, Optional
 
 from ..embeddings import embed
-from ..framing import NDJSON, Frame
+from ..framing import NDJSON, Frame, Run
 from ..replies import Completion, ErrorReply
 from ..request import Message, MockRequest, RequestError, ToolDef, finish
 from ..tokens import estimate_tokens
@@ -127,7 +127,9 @@ def _is_generate(request: MockRequest) -> bool:
 
 
 def _now() -> str:
-    return datetime.now(timezone.utc).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+    """Now as Ollama writes it, `2025-09-01T10:00:00.000000Z`: `isoformat` with its `+00:00` as `Z`
+    (a third of the cost of `strftime`, the same text)."""
+    return datetime.now(timezone.utc).isoformat(timespec="microseconds")[:-6] + "Z"
 
 
 class Ollama(FormatAdapter):
@@ -197,21 +199,19 @@ class Ollama(FormatAdapter):
         """Thinking pieces, content pieces, the tool calls whole, then the final object."""
         created = _now()
         head = f'{{"model":{quote(request.model)},"created_at":"{created}",'
-        frames = []
+        frames: list = []
         if request.messages:
             generate = _is_generate(request)
-            thinking = c.chunks(c.reasoning) if c.reasoning and _thinks(request.raw) else []
-            # one pass per kind of piece, each line encoded as it is built
+            thinking = c.reasoning if c.reasoning and _thinks(request.raw) else ""
+            size = c.chunk_size
+            # a run of lines per kind of piece (made at once: `Run`)
             if generate:
-                frames = [Frame(f'{head}"response":"","thinking":{quote(p)},"done":false}}\n'.encode(), len(p))
-                          for p in thinking]
-                frames += [Frame(f'{head}"response":{quote(p)},"done":false}}\n'.encode(), len(p))
-                           for p in c.chunks(c.text)]
+                frames = [Run(thinking, size, f'{head}"response":"","thinking":', ',"done":false}\n'),
+                          Run(c.text or "", size, f'{head}"response":', ',"done":false}\n')]
             else:
                 message = head + '"message":{"role":"assistant","content":'
-                frames = [Frame(f'{message}"","thinking":{quote(p)}}},"done":false}}\n'.encode(), len(p))
-                          for p in thinking]
-                frames += [Frame(f'{message}{quote(p)}}},"done":false}}\n'.encode(), len(p)) for p in c.chunks(c.text)]
+                frames = [Run(thinking, size, f'{message}"","thinking":', '},"done":false}\n'),
+                          Run(c.text or "", size, message, '},"done":false}\n')]
                 if c.tools:
                     frames.append(Frame(f'{message}"","tool_calls":{dumps(_tool_calls(c))}}},"done":false}}\n'
                                         .encode()))

@@ -65,10 +65,10 @@ class ChatCompletions(FormatAdapter):
 
     # -- SSE ---------------------------------------------------------------------------------
     def render_events(self, request: MockRequest, c: Completion) -> Events:
-        envelope = dumps({"id": random_id("chatcmpl-", 29), "object": "chat.completion.chunk",
-                          "created": int(time.time()), "model": request.model,
-                          "service_tier": "default", "system_fingerprint": FINGERPRINT})
-        prefix = "data: " + envelope[:-1] + ',"choices":[{"index":'
+        envelope = f'{{"id":"{random_id("chatcmpl-", 29)}","object":"chat.completion.chunk","created":' \
+                   f'{int(time.time())},"model":{quote(request.model)},"service_tier":"default",' \
+                   f'"system_fingerprint":"{FINGERPRINT}"'  # every chunk's members before `choices`
+        prefix = "data: " + envelope + ',"choices":[{"index":'
         suffix = ',"usage":null}\n\n' if request.include_usage else "}\n\n"
         frames = []
         tool_ids = [_call_id(t) for t in c.tools]  # the same ids in every choice, as n>1 replays one reply
@@ -89,7 +89,7 @@ class ChatCompletions(FormatAdapter):
                                         f'"finish_reason":null}}]{suffix}'.encode(), len(piece)))
             elif c.emits_text:
                 chunk(index, '{"role":"assistant","content":"","refusal":null}')
-                frames.extend(deltas(c.chunks(c.text), f'{prefix}{index},"delta":{{"content":',
+                frames.extend(deltas(c.text, c.chunk_size, f'{prefix}{index},"delta":{{"content":',
                                      f'}},"logprobs":null,"finish_reason":null}}]{suffix}'))
             elif not c.tools:  # reasoning only: Chat Completions carries no reasoning, just the role
                 chunk(index, '{"role":"assistant","content":null,"refusal":null}')
