@@ -68,9 +68,6 @@ def main() -> None:
     pin(args.cpu)
     raise_fd_limit()
     serving_process()  # the process as `llm_mock start` sets it up
-    import gc, os
-    if os.environ.get('GCT'):
-        gc.freeze(); gc.set_threshold(int(os.environ['GCT']), 50, 100)
     write_profile = profile_threads(args.profile) if args.profile else None
     server = MockServer()
     for spec in WORKLOADS.values():
