@@ -21,6 +21,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Optional
 
+from .plain import Plain
 from .replies import ReplyObject, ReplyOptions, Resolver, normalise_reply
 from .retries import ReplayMemory
 
@@ -70,9 +71,8 @@ class Rule:
         return self.sequence is None or self.served >= len(self.sequence)
 
 
-class Resolution:
-    """What the engine decided for one request. (A plain class, as every internal record on a
-    server's start path: a dataclass costs ~0.5 ms to create at import.)"""
+class Resolution(Plain):
+    """What the engine decided for one request."""
 
     __slots__ = ("reply", "options", "rule", "chaos", "replayed", "outcome")
 

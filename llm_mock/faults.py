@@ -5,23 +5,23 @@ decides where it happens, the same way for all of them.
 """
 from __future__ import annotations
 
-from dataclasses import dataclass
-
 from .formats.base import Events, FormatAdapter
 from .framing import Frame, Framing
+from .plain import Plain
 from .replies import Fault
 
 
-@dataclass
-class Cut:
+class Cut(Plain):
     """A faulty stream: the frames to send, then how the connection ends.
 
     end: `body` (finish the chunked body cleanly), `close` (close without finishing it),
     `reset` (TCP reset), `stall` (hold the connection open, then close).
     """
 
-    frames: list
-    end: str = "body"
+    __slots__ = ("frames", "end")
+
+    def __init__(self, frames: list, end: str = "body"):
+        self.frames, self.end = frames, end
 
 
 CONNECTION_END = {"disconnect": "close", "reset": "reset", "stall": "stall"}

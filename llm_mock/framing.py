@@ -12,10 +12,11 @@ import json
 import struct
 import zlib
 from collections.abc import Callable
-from dataclasses import dataclass
 from functools import lru_cache
 from operator import attrgetter, itemgetter
 from typing import Any, Optional
+
+from .plain import Plain
 
 _ENCODER = json.JSONEncoder(ensure_ascii=False, separators=(",", ":"))
 
@@ -44,13 +45,14 @@ dumps: Callable[[Any], str] = _fast_dumps() or _ENCODER.encode
 """Compact JSON with raw UTF-8, as the real APIs send it."""
 
 
-@dataclass(slots=True)
-class Frame:
+class Frame(Plain):
     """One event, already framed, with the number of text characters it carries (for `after_chars`
     faults and tokens-per-second pacing). Slotted: a stream makes hundreds, built faster without a dict."""
 
-    data: bytes
-    chars: int = 0
+    __slots__ = ("data", "chars")
+
+    def __init__(self, data: bytes, chars: int = 0):
+        self.data, self.chars = data, chars
 
 
 _quote = json.encoder.encode_basestring

@@ -19,6 +19,7 @@ from . import schema
 from .builder import RuleBuilder
 from .engine import Rule
 from .matching import compile_match
+from .plain import Plain
 from .replies import ErrorReply, Fault, ReplyObject, ReplyOptions
 from .schema import OPTION_KEYS, Invalid, reply_object
 
@@ -28,7 +29,7 @@ _RULE_KEYS = ("when", "reply", "replies", "times", "first", "chaos", "recording"
 _module_counter = itertools.count(1)
 
 
-class Problem:
+class Problem(Plain):
     """One thing wrong in a rule file."""
 
     __slots__ = ("file", "reason", "rule", "field")
@@ -36,12 +37,6 @@ class Problem:
     def __init__(self, file: str, reason: str, rule: Optional[int] = None, field: Optional[str] = None):
         self.file, self.reason, self.rule, self.field = file, reason, rule, field
 
-    def __eq__(self, other: object) -> bool:
-        return isinstance(other, Problem) and (self.file, self.reason, self.rule, self.field) == (
-            other.file, other.reason, other.rule, other.field)
-
-    def __repr__(self) -> str:
-        return f"Problem({str(self)!r})"
 
     def __str__(self) -> str:
         parts = [self.file]
@@ -60,7 +55,7 @@ class RuleFileError(ValueError):
         super().__init__("\n".join(str(p) for p in self.problems))
 
 
-class Loaded:
+class Loaded(Plain):
     """The rules of a file or directory, in order; the fallback the files set (None if none did)."""
 
     __slots__ = ("rules", "fallback", "files")
@@ -70,12 +65,6 @@ class Loaded:
         self.fallback: Any = None
         self.files: list = []  # (path, number of rules) per file read
 
-    def __eq__(self, other: object) -> bool:
-        return isinstance(other, Loaded) and (self.rules, self.fallback, self.files) == (
-            other.rules, other.fallback, other.files)
-
-    def __repr__(self) -> str:
-        return f"Loaded(rules={self.rules!r}, fallback={self.fallback!r}, files={self.files!r})"
 
 
 def load_path(path: str) -> Loaded:

@@ -14,7 +14,8 @@ hundreds of microseconds of parsing and rendering before the pacer gets it back 
 When a thousand streams start at once that convoy stretched the gaps of the running ones to hundreds of
 milliseconds. So a new request first gives way (`give_way`) while the pacer is writing due events: it
 waits, without the lock, until the pacer is done (at most `_GIVE_WAY` seconds); the running streams keep
-their pace, the new one starts a moment later.
+their pace, the new one starts a moment later. A stream the pacer just finished gives way the same
+before its thread goes on to record and log it.
 """
 from __future__ import annotations
 
@@ -53,9 +54,20 @@ class Pacer:
         self._idle.set()
 
     def give_way(self) -> None:
-        """Wait while the pacer writes due events (see the module docstring); at once when it is idle."""
-        if not self._idle.is_set():
-            self._idle.wait(_GIVE_WAY)
+        """Wait while the pacer writes due events, or has events due and is about to (see the module
+        docstring); at once when nothing is due."""
+        heap, idle = self._heap, self._idle
+        until = 0.0
+        while True:  # again after each wake-up: the pacer may have begun its next turn meanwhile
+            now = time.monotonic()
+            if heap and heap[0][0] <= now:  # due: the pacer is waking up to write
+                idle.clear()  # set again when it has written them
+            if idle.is_set():
+                return
+            until = until or now + _GIVE_WAY
+            if now >= until:
+                return
+            idle.wait(until - now)
 
     def send(self, sock, head: bytes, chunks: list, offsets: list, end: bytes) -> None:
         """Write `head`, then each chunk at start + offset, then `end`; returns when all is written.
@@ -71,6 +83,7 @@ class Pacer:
         job = _Job(sock.fileno(), chunks, offsets, start, due, end)
         self._push(start + offsets[due], job)
         job.done.wait()
+        self.give_way()  # woken by the pacer mid-turn: the other streams' writes first
         if job.error is not None:
             raise job.error
 

@@ -15,6 +15,7 @@ from typing import TYPE_CHECKING, Any, ClassVar, Optional, Union
 from . import embeddings as _embeddings
 from . import logprobs as _logprobs
 from .framing import cut
+from .plain import Plain
 from .tokens import estimate_tokens, truncate_to_tokens
 
 if TYPE_CHECKING:
@@ -268,22 +269,29 @@ def error_from(value: dict[str, Any]) -> ErrorReply:
     return ErrorReply(**value)
 
 
-@dataclass
-class Completion:
+class Completion(Plain):
     """The reply as every adapter renders it: chunks, finish reason and usage fixed once."""
 
-    text: Optional[str]
-    reasoning: Optional[str]
-    tools: list
-    finish: str  # stop | tool_calls | length | content_filter
-    input_tokens: int
-    output_tokens: int
-    reasoning_tokens: int
-    chunk_size: int
-    cached_tokens: int = 0
-    embeddings: Optional[list] = None  # a rule's vectors (embeddings requests)
-    logprobs: Optional[list] = None  # a rule's `LogProb`s for the text
-    signature: Optional[str] = None  # the reasoning's signature as given; None: derived from the reasoning
+    __slots__ = ("text", "reasoning", "tools", "finish", "input_tokens", "output_tokens", "reasoning_tokens",
+                 "chunk_size", "cached_tokens", "embeddings", "logprobs", "signature")
+
+    def __init__(self, text: Optional[str], reasoning: Optional[str], tools: list, finish: str, input_tokens: int,
+                 output_tokens: int, reasoning_tokens: int, chunk_size: int, cached_tokens: int = 0,
+                 embeddings: Optional[list] = None, logprobs: Optional[list] = None, signature: Optional[str] = None):
+        self.text, self.reasoning, self.tools = text, reasoning, tools
+        self.finish = finish  # stop | tool_calls | length | content_filter
+        self.input_tokens, self.output_tokens, self.reasoning_tokens = input_tokens, output_tokens, reasoning_tokens
+        self.chunk_size, self.cached_tokens = chunk_size, cached_tokens
+        self.embeddings = embeddings  # a rule's vectors (embeddings requests)
+        self.logprobs = logprobs  # a rule's `LogProb`s for the text
+        self.signature = signature  # the reasoning's signature as given; None: derived from the reasoning
+
+    def replaced(self, **changes: Any) -> Completion:
+        """A copy with `changes` (what `dataclasses.replace` would give)."""
+        copy = Completion(*self._values())
+        for name, value in changes.items():
+            setattr(copy, name, value)
+        return copy
 
     @property
     def emits_text(self) -> bool:

@@ -16,6 +16,8 @@ from types import MappingProxyType
 from typing import TYPE_CHECKING, Optional
 from urllib.parse import unquote
 
+from .plain import Plain
+
 if TYPE_CHECKING:
     from .formats.base import FormatAdapter, Route
 
@@ -23,17 +25,13 @@ _PART = r"\{([A-Za-z_][A-Za-z0-9_]*)\}"  # compiled (and cached by `re`) on firs
 _NO_PARAMS: Mapping[str, str] = MappingProxyType({})  # shared by every literal route's match: read-only
 
 
-class RouteMatch:
+class RouteMatch(Plain):
     """The route a request took, its adapter and the named parts of its path (URL-decoded)."""
 
     __slots__ = ("route", "adapter", "params")
 
     def __init__(self, route: Route, adapter: FormatAdapter, params: Mapping[str, str]):
         self.route, self.adapter, self.params = route, adapter, params
-
-    def __repr__(self) -> str:
-        route = f"{self.route.method} {self.route.pattern}"
-        return f"RouteMatch({route}, {type(self.adapter).__name__}, {dict(self.params)})"
 
 
 class _Pattern:

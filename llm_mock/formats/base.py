@@ -13,11 +13,11 @@ import random
 import string
 from abc import ABC, abstractmethod
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass, field
 from typing import Any, ClassVar, Optional
 
 from ..framing import SSE, Frame, Framing, Run, data_of
 from ..framing import dumps as dumps  # re-exported: adapters build their bodies with it
+from ..plain import Plain
 from ..replies import Completion, ErrorReply
 from ..request import MockRequest, RequestError
 
@@ -115,36 +115,37 @@ class Events:
         return list(map(data_of, self.parts if self._frames is None else self._frames))
 
 
-@dataclass
-class Call:
+class Call(Plain):
     """One HTTP request as a route handler sees it: the path's named parts, the query, the headers
     (lower-cased names) and the raw body. `app` is the server, for handlers that keep state."""
 
-    method: str
-    path: str
-    params: Mapping[str, str] = field(default_factory=dict)
-    query: Mapping[str, str] = field(default_factory=dict)
-    headers: Mapping[str, str] = field(default_factory=dict)
-    body: bytes = b""
-    app: Any = None
-    route: Optional[Route] = None
-    target: str = ""  # the path with its query string, as the client sent it
-    session: Optional[str] = None  # the session the request named (header or `/session/{id}` prefix)
+    __slots__ = ("method", "path", "params", "query", "headers", "body", "app", "route", "target", "session")
+
+    def __init__(self, method: str, path: str, params: Optional[Mapping[str, str]] = None,
+                 query: Optional[Mapping[str, str]] = None, headers: Optional[Mapping[str, str]] = None,
+                 body: bytes = b"", app: Any = None, route: Optional[Route] = None, target: str = "",
+                 session: Optional[str] = None):
+        self.method, self.path = method, path
+        self.params: Mapping[str, str] = {} if params is None else params
+        self.query: Mapping[str, str] = {} if query is None else query
+        self.headers: Mapping[str, str] = {} if headers is None else headers
+        self.body, self.app, self.route = body, app, route
+        self.target = target  # the path with its query string, as the client sent it
+        self.session = session  # the session the request named (header or `/session/{id}` prefix)
 
 
-@dataclass(frozen=True)
-class Answer:
+class Answer(Plain):
     """What a route handler returns when the answer is not a 200 JSON body: a status, a body
     (a dict/list is sent as JSON, bytes as they are) and extra headers."""
 
-    body: Any = None
-    status: int = 200
-    headers: tuple = ()
-    media_type: str = "application/json"
+    __slots__ = ("body", "status", "headers", "media_type")
+
+    def __init__(self, body: Any = None, status: int = 200, headers: tuple = (),
+                 media_type: str = "application/json"):
+        self.body, self.status, self.headers, self.media_type = body, status, headers, media_type
 
 
-@dataclass(frozen=True)
-class Route:
+class Route(Plain):
     """One entry of the route table: a method, a path pattern with named parts (`{model}`) and
     literal suffixes (`:generateContent`), and the handler. `handler` None is the completion flow
     (parse → rules → render); otherwise `handler(call, adapter)` returns a JSON-able body or an
@@ -152,11 +153,13 @@ class Route:
     answers is the one the request's headers point to. `options` are read by the adapter's `parse`
     (for example `{"stream": True}` on a route that always streams)."""
 
-    method: str
-    pattern: str
-    handler: Optional[Callable[..., Any]] = None
-    options: Mapping[str, Any] = field(default_factory=dict)
-    by_headers: bool = False
+    __slots__ = ("method", "pattern", "handler", "options", "by_headers")
+
+    def __init__(self, method: str, pattern: str, handler: Optional[Callable[..., Any]] = None,
+                 options: Optional[Mapping[str, Any]] = None, by_headers: bool = False):
+        self.method, self.pattern, self.handler = method, pattern, handler
+        self.options: Mapping[str, Any] = {} if options is None else options
+        self.by_headers = by_headers
 
 
 class FormatAdapter(ABC):

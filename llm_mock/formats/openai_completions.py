@@ -9,7 +9,6 @@ text, and `logprobs: k` gives the legacy parallel arrays (offsets counted from t
 from __future__ import annotations
 
 import time
-from dataclasses import replace
 from typing import Any, Optional
 
 from ..framing import SSE
@@ -171,4 +170,4 @@ def _stopped(c: Completion, stops: tuple) -> Completion:
     if cut < 0:
         return c
     kept = text[:cut]
-    return replace(c, text=kept, finish="stop", output_tokens=estimate_tokens(kept))
+    return c.replaced(text=kept, finish="stop", output_tokens=estimate_tokens(kept))
