@@ -18,11 +18,11 @@ import os
 import re
 import weakref
 from collections.abc import Iterable
-from dataclasses import dataclass
 from typing import Any, Optional
 
 from .log import shorten
 from .matching import any_request, describe_pattern, match_fields, turn_of
+from .plain import Plain
 
 LIMIT = 3
 _CANDIDATES = 1000  # rules examined per unmatched request, at most
@@ -30,16 +30,15 @@ _TEXT = {"message": "last_message", "model": "model", "system": "system_message"
 _GOT = 300  # characters of the request's text a check keeps
 
 
-@dataclass(frozen=True, slots=True)
-class Check:
+class Check(Plain):
     """One condition of a rule against one request: `expected` as the rule shows it (`"hello"`,
     `/^hi/i`, a tool name), `got` what the request had (its text cut at 300 characters). Compact,
     as a journal holds many: the readable line is made when read."""
 
-    name: str
-    held: bool
-    expected: str
-    got: str
+    __slots__ = ("name", "held", "expected", "got")
+
+    def __init__(self, name: str, held: bool, expected: str, got: str):
+        self.name, self.held, self.expected, self.got = name, held, expected, got
 
     @property
     def text(self) -> str:
@@ -60,16 +59,19 @@ class Check:
         return {"name": self.name, "held": self.held, "expected": self.expected, "got": self.got, "text": self.text}
 
 
-@dataclass(frozen=True, slots=True)
-class NearMiss:
+class NearMiss(Plain):
     """A rule that did not match, and which of its conditions held."""
 
-    rule: str  # the rule's description
-    index: Optional[int]  # its position in its rule list; None when it was used up
-    id: int  # the rule's id (`r12` in the admin API)
-    source: str
-    session: Optional[str]  # the session whose rule it is (None: the server's)
-    checks: tuple
+    __slots__ = ("rule", "index", "id", "source", "session", "checks")
+
+    def __init__(self, rule: str, index: Optional[int], id: int, source: str, session: Optional[str],
+                 checks: tuple):
+        self.rule = rule  # the rule's description
+        self.index = index  # its position in its rule list; None when it was used up
+        self.id = id  # the rule's id (`r12` in the admin API)
+        self.source = source
+        self.session = session  # the session whose rule it is (None: the server's)
+        self.checks = checks
 
     @property
     def held(self) -> int:
@@ -102,14 +104,14 @@ class NearMiss:
                 "conditions": [check.to_json() for check in self.checks]}
 
 
-@dataclass(frozen=True, slots=True)
-class Candidate:
+class Candidate(Plain):
     """A rule to explain: where it is (`index` None: used up) and whose it is."""
 
-    rule: Any
-    index: Optional[int]
-    session: Optional[str] = None
-    foreign: bool = False  # another session's rule: it cannot match this request whatever it says
+    __slots__ = ("rule", "index", "session", "foreign")
+
+    def __init__(self, rule: Any, index: Optional[int], session: Optional[str] = None, foreign: bool = False):
+        self.rule, self.index, self.session = rule, index, session
+        self.foreign = foreign  # another session's rule: it cannot match this request whatever it says
 
 
 def near_misses(request: Any, candidates: Iterable[Candidate], limit: int = LIMIT) -> list:
