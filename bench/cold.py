@@ -1,5 +1,7 @@
 """Cold start: from spawning a server's command line to its first answered request, for llm_mock's
-CLI, the ceiling started the same way, and each peer's CLI; and llm_mock in-process."""
+CLI, the ceiling started the same way, and each peer's CLI; and llm_mock in-process. The CLI and the
+ceiling are also started with `python -S`: both need only the standard library, and the difference
+is what the machine's site-packages (.pth files run at every interpreter start) cost."""
 from __future__ import annotations
 
 import json
@@ -88,7 +90,7 @@ def cold_start(settings, lineup) -> list:
                              env=child_env(), cwd=REPO, preexec_fn=lambda: pin(SERVER_CPU), check=True)
         import_ms, start_ms, answer_ms = map(float, out.stdout.split())
         imports.add(MOCK, import_ms), start_only.add(MOCK, start_ms), in_process.add(MOCK, answer_ms)
-    cli = Samples()
+    cli, no_site = Samples(), Samples()
     with tempfile.TemporaryDirectory(prefix="llm_mock_cold_") as directory:
         rules, replay = os.path.join(directory, "rules.json"), os.path.join(directory, "replay.json")
         with open(rules, "w") as out:
@@ -103,8 +105,13 @@ def cold_start(settings, lineup) -> list:
         for _ in range(settings.rounds):
             for name, command, cwd in starts:
                 cli.add(name, _cold_round(command, cwd))
+            for name, command, cwd in starts[:2]:  # llm_mock and the ceiling need nothing from site-packages
+                no_site.add(name, _cold_round(lambda port, command=command: [sys.executable, "-S", *command(port)[1:]],
+                                              cwd))
     return [row("cold start: CLI to first answer", cli, "ms", "<= 80 ms", at_most(80),
                 "ceiling: bench/ceiling.py started the same way", vs_peer=("<= 0.5 x", at_most_ratio(0.5))),
+            row("cold start: the same under python -S", no_site, "ms",
+                note="no site-packages processing: what a machine's .pth hooks add to every Python start"),
             row("in-process: MockServer().start() to first answer", in_process, "ms", "<= 5 ms", at_most(5)),
             row("in-process: start() alone", start_only, "ms"),
             row("import llm_mock", imports, "ms"),
