@@ -85,7 +85,6 @@ def serve(conn: Any, method: str) -> None:
             _drain(conn, app)
             _unrouted(table, method, path, target)
         body = entry.body = _read_body(conn, app.options.max_body_size)
-        app.pacer.give_way()  # running streams first (pacing.py says why)
         call = Call(method, path, match.params, dict(parse_qsl(query)) if query else {}, headers, body, app,
                     match.route, target, session)
         handler = match.route.handler

@@ -8,14 +8,6 @@ for the interpreter; gaps stretch to hundreds of milliseconds. Here the handler 
 due at once (the head and the first events: time to first byte stays short), hands the rest to the
 pacer, and waits. The pacer keeps a heap of deadlines and writes each due event with a non-blocking
 write; a client that cannot take more is retried a moment later, one that went away fails its stream.
-
-Every write lets go of the interpreter lock, and a thread that takes it then may start a new request:
-hundreds of microseconds of parsing and rendering before the pacer gets it back for one more write.
-When a thousand streams start at once that convoy stretched the gaps of the running ones to hundreds of
-milliseconds. So a new request first gives way (`give_way`) while the pacer is writing due events: it
-waits, without the lock, until the pacer is done (at most `_GIVE_WAY` seconds); the running streams keep
-their pace, the new one starts a moment later. A stream the pacer just finished gives way the same
-before its thread goes on to record and log it.
 """
 from __future__ import annotations
 
@@ -28,7 +20,6 @@ import time
 from typing import Optional
 
 _RETRY = 0.002  # seconds before writing again to a socket whose buffer is full
-_GIVE_WAY = 0.05  # seconds a new request waits at most for the pacer to finish writing what is due
 
 
 class _Job:
@@ -50,24 +41,6 @@ class Pacer:
         self._wake = threading.Condition()
         self._thread: Optional[threading.Thread] = None
         self._closed = False
-        self._idle = threading.Event()  # cleared while the pacer writes due events
-        self._idle.set()
-
-    def give_way(self) -> None:
-        """Wait while the pacer writes due events, or has events due and is about to (see the module
-        docstring); at once when nothing is due."""
-        heap, idle = self._heap, self._idle
-        until = 0.0
-        while True:  # again after each wake-up: the pacer may have begun its next turn meanwhile
-            now = time.monotonic()
-            if heap and heap[0][0] <= now:  # due: the pacer is waking up to write
-                idle.clear()  # set again when it has written them
-            if idle.is_set():
-                return
-            until = until or now + _GIVE_WAY
-            if now >= until:
-                return
-            idle.wait(until - now)
 
     def send(self, sock, head: bytes, chunks: list, offsets: list, end: bytes) -> None:
         """Write `head`, then each chunk at start + offset, then `end`; returns when all is written.
@@ -83,7 +56,6 @@ class Pacer:
         job = _Job(sock.fileno(), chunks, offsets, start, due, end)
         self._push(start + offsets[due], job)
         job.done.wait()
-        self.give_way()  # woken by the pacer mid-turn: the other streams' writes first
         if job.error is not None:
             raise job.error
 
@@ -132,32 +104,24 @@ class Pacer:
                 due = [heapq.heappop(heap)[2]]
                 while heap and heap[0][0] <= now:
                     due.append(heapq.heappop(heap)[2])
-            self._idle.clear()
-            try:
-                self._write(due)
-            finally:
-                self._idle.set()
-
-    def _write(self, due: list) -> None:
-        """Advance each due job; put back those with more to write."""
-        again = []
-        for job in due:
-            try:
-                deadline = self._advance(job)
-            except Exception as exc:  # fail this stream, keep pacing the others (the handler reports it)
-                job.error = exc
-                job.done.set()
-                continue
-            if deadline is not None:
-                again.append((deadline, job))
-        if again:
-            with self._wake:
-                for deadline, job in again:
-                    if self._closed:
-                        job.error = BrokenPipeError("server stopped")
-                        job.done.set()
-                    else:
-                        heapq.heappush(self._heap, (deadline, next(self._order), job))
+            again = []
+            for job in due:
+                try:
+                    deadline = self._advance(job)
+                except Exception as exc:  # fail this stream, keep pacing the others (the handler reports it)
+                    job.error = exc
+                    job.done.set()
+                    continue
+                if deadline is not None:
+                    again.append((deadline, job))
+            if again:
+                with self._wake:
+                    for deadline, job in again:
+                        if self._closed:
+                            job.error = BrokenPipeError("server stopped")
+                            job.done.set()
+                        else:
+                            heapq.heappush(heap, (deadline, next(self._order), job))
 
     def _advance(self, job: _Job) -> Optional[float]:
         """Write everything of `job` that is due; the time it is due again, or None when it is done
