@@ -4,6 +4,7 @@ from __future__ import annotations
 import base64
 import time
 from dataclasses import replace
+from functools import partial
 from typing import Optional
 
 from ..framing import SSE
@@ -140,9 +141,23 @@ class Responses(FormatAdapter):
 
     # -- SSE ---------------------------------------------------------------------------------
     def render_events(self, request: MockRequest, c: Completion) -> Events:
-        rid, created = hex_id("resp_"), int(time.time())
         entries = None if request.logprobs is None else compute(c.text, request.logprobs, c.logprobs)
         items = self._items(request, c, entries)
+        status = "incomplete" if c.finish in ("length", "content_filter") else "completed"
+        final = self._response(request, hex_id("resp_"), int(time.time()), status, items, c)
+        frames = self._events(request, c, entries, items, final)
+        # Stored with what re-renders it, not its bytes: storing costs the same for any length, and
+        # the events, a pure function of these, come back byte for byte when a client resumes.
+        state.keep(request, final, items, c, partial(self._replay, request, c, entries, items, final))
+        return Events(frames, (request, final["id"], final["created_at"]))
+
+    def _replay(self, request: MockRequest, c: Completion, entries: Optional[list], items: list,
+                final: dict) -> list:
+        return [frame.data for frame in self._events(request, c, entries, items, final)]
+
+    def _events(self, request: MockRequest, c: Completion, entries: Optional[list], items: list,
+                final: dict) -> list:
+        """The stream's frames for fixed ids, clock and output: a pure function of its arguments."""
         frames: list = []
 
         def emit(kind: str, chars: int = 0, **payload) -> None:
@@ -153,14 +168,14 @@ class Responses(FormatAdapter):
             frames.append(Frame(f'event: {kind}\ndata: {{"type":"{kind}","sequence_number":{len(frames)},'
                                 f"{members}}}\n\n".encode()))
 
-        def deltas(kind: str, head: str, pieces: list, tail: str = "}") -> None:
-            before, middle = f'event: {kind}\ndata: {{"type":"{kind}","sequence_number":', f',{head}"delta":'
-            after, start = tail + "\n\n", len(frames)  # one template per kind: the number and the piece vary
-            frames.extend([Frame(f"{before}{i}{middle}{quote(piece)}{after}".encode(), len(piece))
-                           for i, piece in enumerate(pieces, start)])
+        def deltas(kind: str, item_id: str, middle: str, text: str, after: str = "}") -> None:
+            before = f'event: {kind}\ndata: {{"type":"{kind}","sequence_number":'
+            mid, end = f',"item_id":"{item_id}{middle}', after + "\n\n"
+            frames.extend([Frame(f"{before}{i}{mid}{quote(piece)}{end}".encode(), len(piece))
+                           for i, piece in enumerate(c.chunks(text), len(frames))])
 
         # The response object is encoded once: what differs between its events fills the template's slots.
-        template = _template(self._response(request, rid, created, "in_progress", []))
+        template = _template(self._response(request, final["id"], final["created_at"], "in_progress", []))
         snapshot = _fill(template, '"in_progress"', "null", "null", "[]", "null")
         emit_json("response.created", '"response":' + snapshot)
         emit_json("response.in_progress", '"response":' + snapshot)
@@ -173,7 +188,8 @@ class Responses(FormatAdapter):
                 part = {"type": "summary_text", "text": c.reasoning}
                 emit("response.reasoning_summary_part.added", **where, summary_index=0,
                      part={"type": "summary_text", "text": ""})
-                deltas("response.reasoning_summary_text.delta", head + '"summary_index":0,', c.chunks(c.reasoning))
+                deltas("response.reasoning_summary_text.delta", item["id"],
+                       f'","output_index":{index},"summary_index":0,"delta":', c.reasoning or "")
                 emit("response.reasoning_summary_text.done", **where, summary_index=0, text=c.reasoning)
                 emit("response.reasoning_summary_part.done", **where, summary_index=0, part=part)
             elif item["type"] == "message":
@@ -182,8 +198,8 @@ class Responses(FormatAdapter):
                 emit("response.content_part.added", **where, content_index=0, part=_text_part(""))
                 text = quote(c.text or "")  # the text's JSON, once: four events carry it whole
                 if entries is None:
-                    deltas("response.output_text.delta", head + '"content_index":0,', c.chunks(c.text),
-                           ',"logprobs":[]}')
+                    deltas("response.output_text.delta", item["id"],
+                           f'","output_index":{index},"content_index":0,"delta":', c.text or "", ',"logprobs":[]}')
                 else:  # each delta carries its own tokens' logprobs
                     for group in groups(entries, c.chunk_size):
                         emit("response.output_text.delta", len(spelled(group)), **where, content_index=0,
@@ -199,24 +215,24 @@ class Responses(FormatAdapter):
             elif item["type"] == "custom_tool_call":
                 emit("response.output_item.added", output_index=index,
                      item={**item, "status": "in_progress", "input": ""})
-                deltas("response.custom_tool_call_input.delta", head, c.chunks(item["input"]))
+                deltas("response.custom_tool_call_input.delta", item["id"], f'","output_index":{index},"delta":',
+                       item["input"])
                 emit("response.custom_tool_call_input.done", **where, input=item["input"])
             else:
                 emit("response.output_item.added", output_index=index,
                      item={**item, "status": "in_progress", "arguments": ""})
-                deltas("response.function_call_arguments.delta", head, c.chunks(item["arguments"]))
+                deltas("response.function_call_arguments.delta", item["id"], f'","output_index":{index},"delta":',
+                       item["arguments"])
                 emit("response.function_call_arguments.done", **where, name=item["name"],
                      arguments=item["arguments"])
             if len(encoded) == index:
                 encoded.append(dumps(item))
             emit_json("response.output_item.done", f'"output_index":{index},"item":{encoded[index]}')
-        status = "incomplete" if c.finish in ("length", "content_filter") else "completed"
-        final = self._response(request, rid, created, status, items, c)
+        status = final["status"]
         emit_json(f"response.{status}", '"response":' + _fill(
             template, quote(status), "null" if final["completed_at"] is None else str(final["completed_at"]),
             dumps(final["incomplete_details"]), "[" + ",".join(encoded) + "]", dumps(final["usage"])))
-        state.keep(request, final, items, c, frames)
-        return Events(frames, (request, rid, created))
+        return frames
 
     def defer(self, request: MockRequest, completion, error, fault, options) -> dict:
         return state.defer(self, request, completion, error, fault, options)
