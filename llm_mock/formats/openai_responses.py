@@ -145,18 +145,16 @@ class Responses(FormatAdapter):
         items = self._items(request, c, entries)
         status = "incomplete" if c.finish in ("length", "content_filter") else "completed"
         final = self._response(request, hex_id("resp_"), int(time.time()), status, items, c)
-        frames = self._events(request, c, entries, items, final)
+        frames = self._events(c, entries, items, final)
         # Stored with what re-renders it, not its bytes: storing costs the same for any length, and
         # the events, a pure function of these, come back byte for byte when a client resumes.
-        state.keep(request, final, items, c, partial(self._replay, request, c, entries, items, final))
+        state.keep(request, final, items, c, partial(self._replay, c, entries, items, final))
         return Events(frames, (request, final["id"], final["created_at"]))
 
-    def _replay(self, request: MockRequest, c: Completion, entries: Optional[list], items: list,
-                final: dict) -> list:
-        return [frame.data for frame in self._events(request, c, entries, items, final)]
+    def _replay(self, c: Completion, entries: Optional[list], items: list, final: dict) -> list:
+        return [frame.data for frame in self._events(c, entries, items, final)]
 
-    def _events(self, request: MockRequest, c: Completion, entries: Optional[list], items: list,
-                final: dict) -> list:
+    def _events(self, c: Completion, entries: Optional[list], items: list, final: dict) -> list:
         """The stream's frames for fixed ids, clock and output: a pure function of its arguments."""
         frames: list = []
 
@@ -174,8 +172,9 @@ class Responses(FormatAdapter):
             frames.extend([Frame(f"{before}{i}{mid}{quote(piece)}{end}".encode(), len(piece))
                            for i, piece in enumerate(c.chunks(text), len(frames))])
 
-        # The response object is encoded once: what differs between its events fills the template's slots.
-        template = _template(self._response(request, final["id"], final["created_at"], "in_progress", []))
+        # The response object is encoded once: what differs between its events fills the template's
+        # slots. The final object serves: its other members are those of the earlier events.
+        template = _template(final)
         snapshot = _fill(template, '"in_progress"', "null", "null", "[]", "null")
         emit_json("response.created", '"response":' + snapshot)
         emit_json("response.in_progress", '"response":' + snapshot)
@@ -256,14 +255,16 @@ class Responses(FormatAdapter):
 # The members of a response object that differ between the events carrying it, in their order in it.
 SLOTS = ("status", "completed_at", "incomplete_details", "output", "usage")
 _MARK = "\x00slot-" + hex_id("", 16) + "-"  # a value no request can hold by chance
+_MARKS = {key: _MARK + key for key in SLOTS}
+_QUOTED_MARKS = [quote(_MARK + key) for key in SLOTS]
 
 
 def _template(response: dict) -> list:
     """`response` as JSON cut at its `SLOTS`: the fixed text before, between and after them."""
-    text = dumps({key: _MARK + key if key in SLOTS else value for key, value in response.items()})
+    text = dumps({**response, **_MARKS})  # the same members in the same order, each slot a mark
     pieces = []
-    for key in SLOTS:
-        head, _, text = text.partition(quote(_MARK + key))
+    for mark in _QUOTED_MARKS:
+        head, _, text = text.partition(mark)
         pieces.append(head)
     return pieces + [text]
 

@@ -54,7 +54,7 @@ def keep(request: MockRequest, response: dict, output: list, c: Optional[Complet
     re-renders a streamed response's events (bytes) for a client that streams it again."""
     if not isinstance(request, ResponsesRequest) or request.store is None:
         return None
-    # what the record holds beyond the rule's own strings: the request, the output, the response
+    # about what the record holds: the request's input, the output items, the response, the completion
     size = len(request.body or b"") + 2048 + \
         (2 * (len(c.text or "") + len(c.reasoning or "") + sum(len(t.arguments) for t in c.tools)) if c else 0)
     record = StoredResponse(response, request.raw.get("input"), output, request.previous_response_id, events, size)
