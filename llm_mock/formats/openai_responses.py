@@ -2,7 +2,9 @@
 from __future__ import annotations
 
 import base64
+import threading
 import time
+from collections.abc import Callable
 from dataclasses import replace
 from functools import partial
 from typing import Optional
@@ -167,10 +169,11 @@ class Responses(FormatAdapter):
                                 f"{members}}}\n\n".encode()))
 
         def deltas(kind: str, item_id: str, middle: str, text: str, after: str = "}") -> None:
-            before = f'event: {kind}\ndata: {{"type":"{kind}","sequence_number":'
-            mid, end = f',"item_id":"{item_id}{middle}', after + "\n\n"
-            frames.extend([Frame(f"{before}{i}{mid}{quote(piece)}{end}".encode(), len(piece))
-                           for i, piece in enumerate(c.chunks(text), len(frames))])
+            """One event per chunk of `text`: a head that depends on the sequence number, the item id,
+            and a tail that depends on the chunk, both made once (`_heads`, `_tails`)."""
+            tails, chars, _ = _tails(middle, after, c.chunk_size, text, c.chunks)
+            heads = _heads(kind, len(frames), len(tails))
+            frames.extend(map(Frame, map(item_id.encode().join, zip(heads, tails, strict=True)), chars))
 
         # The response object is encoded once: what differs between its events fills the template's
         # slots. The final object serves: its other members are those of the earlier events.
@@ -272,6 +275,53 @@ def _template(response: dict) -> list:
 def _fill(template: list, *values: str) -> str:
     """The response's JSON: the template's pieces with the slots' values (JSON, in `SLOTS` order) between."""
     return "".join([piece + value for piece, value in zip(template[:-1], values, strict=True)] + [template[-1]])
+
+
+# -- the delta events' fixed parts, made once ---------------------------------------------------
+# A delta event is `<head><item id><tail>`: the head holds the event's kind and sequence number, the
+# tail the chunk and its position. Neither depends on the response, so both are kept across streams
+# and a stream only joins each pair around its item id (one C call an event): rule replies repeat,
+# and formatting, quoting and encoding each event was about a third of a Responses stream's cost.
+_HEADS: dict = {}  # event kind -> head bytes for sequence numbers 0, 1, …
+HEADS_KEPT = 10_000  # sequence numbers kept per kind; a longer stream makes its later heads itself
+_TAILS: dict = {}  # (middle, after, chunk size, text) -> (tails, their chunks' lengths, bytes held)
+TAILS_MAX_BYTES = 8 * 1024 * 1024  # all tails kept, approximately; the oldest go first
+_tails_held = 0
+_tails_lock = threading.Lock()
+
+
+def _heads(kind: str, start: int, count: int) -> list:
+    """`event: <kind>\\ndata: {"type":"<kind>","sequence_number":<n>,"item_id":"` for n from `start`."""
+    kept, end = _HEADS.get(kind, []), start + count
+    if len(kept) >= end:
+        return kept[start:end]
+    before = f'event: {kind}\ndata: {{"type":"{kind}","sequence_number":'
+    heads = kept + [f'{before}{n},"item_id":"'.encode() for n in range(len(kept), end)]
+    if len(kept) < HEADS_KEPT:
+        _HEADS[kind] = heads[:HEADS_KEPT]  # a new list: a thread reading the old one never sees it half-grown
+    return heads[start:end]
+
+
+def _tails(middle: str, after: str, size: int, text: str, chunks: Callable[[str], list]) -> tuple:
+    """The tails of `text` cut by `chunks` (`size` characters each): `middle` + the chunk as JSON +
+    `after` + the event's end; each chunk's length in characters; the bytes they hold."""
+    global _tails_held
+    key = (middle, after, size, text)
+    kept = _TAILS.get(key)
+    if kept is not None:
+        return kept
+    pieces = chunks(text)
+    tails = [f"{middle}{quote(piece)}{after}\n\n".encode() for piece in pieces]
+    held = sum(map(len, tails)) + 56 * len(tails) + 2 * len(text)  # bytes, object headers, list slots, key
+    kept = (tails, list(map(len, pieces)), held)
+    if held <= TAILS_MAX_BYTES // 8:  # a reply too long to be worth keeping is made each time
+        with _tails_lock:
+            if key not in _TAILS:
+                _TAILS[key] = kept
+                _tails_held += held
+                while _tails_held > TAILS_MAX_BYTES:
+                    _tails_held -= _TAILS.pop(next(iter(_TAILS)))[2]
+    return kept
 
 
 def _text_part(text: str, entries: Optional[list] = None) -> dict:
