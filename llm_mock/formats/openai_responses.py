@@ -168,12 +168,14 @@ class Responses(FormatAdapter):
             frames.append(Frame(f'event: {kind}\ndata: {{"type":"{kind}","sequence_number":{len(frames)},'
                                 f"{members}}}\n\n".encode()))
 
-        def deltas(kind: str, item_id: str, middle: str, text: str, after: str = "}") -> None:
+        def deltas(kind: str, item_id: str, middle: str, text: str, after: str = "}") -> str:
             """One event per chunk of `text`: a head that depends on the sequence number, the item id,
-            and a tail that depends on the chunk, both made once (`_heads`, `_tails`)."""
-            tails, chars, _ = _tails(middle, after, c.chunk_size, text, c.chunks)
+            and a tail that depends on the chunk, both made once (`_heads`, `_tails`). Returns the
+            whole text's JSON, kept with the tails."""
+            tails, chars, quoted, _ = _tails(middle, after, c.chunk_size, text, c.chunks)
             heads = _heads(kind, len(frames), len(tails))
             frames.extend(map(Frame, map(item_id.encode().join, zip(heads, tails, strict=True)), chars))
+            return quoted
 
         # The response object is encoded once: what differs between its events fills the template's
         # slots. The final object serves: its other members are those of the earlier events.
@@ -195,14 +197,15 @@ class Responses(FormatAdapter):
                 emit("response.reasoning_summary_text.done", **where, summary_index=0, text=c.reasoning)
                 emit("response.reasoning_summary_part.done", **where, summary_index=0, part=part)
             elif item["type"] == "message":
-                emit("response.output_item.added", output_index=index,
-                     item={**item, "status": "in_progress", "content": []})
-                emit("response.content_part.added", **where, content_index=0, part=_text_part(""))
-                text = quote(c.text or "")  # the text's JSON, once: four events carry it whole
-                if entries is None:
-                    deltas("response.output_text.delta", item["id"],
-                           f'","output_index":{index},"content_index":0,"delta":', c.text or "", ',"logprobs":[]}')
+                emit_json("response.output_item.added",
+                          f'"output_index":{index},"item":{dumps({**item, "status": "in_progress", "content": []})}')
+                emit_json("response.content_part.added", f'{head}"content_index":0,"part":{EMPTY_PART}')
+                if entries is None:  # `text`: the text's JSON, made once (four events carry it whole)
+                    text = deltas("response.output_text.delta", item["id"],
+                                  f'","output_index":{index},"content_index":0,"delta":', c.text or "",
+                                  ',"logprobs":[]}')
                 else:  # each delta carries its own tokens' logprobs
+                    text = quote(c.text or "")
                     for group in groups(entries, c.chunk_size):
                         emit("response.output_text.delta", len(spelled(group)), **where, content_index=0,
                              delta=spelled(group), logprobs=without_bytes(group))
@@ -284,7 +287,7 @@ def _fill(template: list, *values: str) -> str:
 # and formatting, quoting and encoding each event was about a third of a Responses stream's cost.
 _HEADS: dict = {}  # event kind -> head bytes for sequence numbers 0, 1, …
 HEADS_KEPT = 10_000  # sequence numbers kept per kind; a longer stream makes its later heads itself
-_TAILS: dict = {}  # (middle, after, chunk size, text) -> (tails, their chunks' lengths, bytes held)
+_TAILS: dict = {}  # (middle, after, chunk size, text) -> (tails, their chunks' lengths, text as JSON, bytes held)
 TAILS_MAX_BYTES = 8 * 1024 * 1024  # all tails kept, approximately; the oldest go first
 _tails_held = 0
 _tails_lock = threading.Lock()
@@ -304,7 +307,7 @@ def _heads(kind: str, start: int, count: int) -> list:
 
 def _tails(middle: str, after: str, size: int, text: str, chunks: Callable[[str], list]) -> tuple:
     """The tails of `text` cut by `chunks` (`size` characters each): `middle` + the chunk as JSON +
-    `after` + the event's end; each chunk's length in characters; the bytes they hold."""
+    `after` + the event's end; each chunk's length in characters; `text` as JSON; the bytes held."""
     global _tails_held
     key = (middle, after, size, text)
     kept = _TAILS.get(key)
@@ -312,20 +315,24 @@ def _tails(middle: str, after: str, size: int, text: str, chunks: Callable[[str]
         return kept
     pieces = chunks(text)
     tails = [f"{middle}{quote(piece)}{after}\n\n".encode() for piece in pieces]
-    held = sum(map(len, tails)) + 56 * len(tails) + 2 * len(text)  # bytes, object headers, list slots, key
-    kept = (tails, list(map(len, pieces)), held)
+    quoted = quote(text)
+    held = sum(map(len, tails)) + 56 * len(tails) + 2 * len(text) + len(quoted)  # + headers, list slots, key
+    kept = (tails, list(map(len, pieces)), quoted, held)
     if held <= TAILS_MAX_BYTES // 8:  # a reply too long to be worth keeping is made each time
         with _tails_lock:
             if key not in _TAILS:
                 _TAILS[key] = kept
                 _tails_held += held
                 while _tails_held > TAILS_MAX_BYTES:
-                    _tails_held -= _TAILS.pop(next(iter(_TAILS)))[2]
+                    _tails_held -= _TAILS.pop(next(iter(_TAILS)))[3]
     return kept
 
 
 def _text_part(text: str, entries: Optional[list] = None) -> dict:
     return {"type": "output_text", "annotations": [], "logprobs": with_bytes(entries) if entries else [], "text": text}
+
+
+EMPTY_PART = dumps(_text_part(""))  # the JSON of the part `content_part.added` announces
 
 
 def _logprobs_asked(body: dict) -> Optional[int]:

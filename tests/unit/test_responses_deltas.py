@@ -79,7 +79,7 @@ def test_kept_tails_stay_within_their_bound(fresh, monkeypatch):
     monkeypatch.setattr(responses, "TAILS_MAX_BYTES", 60_000)
     for n in range(40):
         render(ReplyObject(text=f"reply {n} " + "x" * 300), 10)
-        held = sum(kept[2] for kept in responses._TAILS.values())
+        held = sum(kept[3] for kept in responses._TAILS.values())
         assert held == responses._tails_held <= 60_000
     assert 1 < len(responses._TAILS) < 40
     assert ("\",\"output_index\":0,\"content_index\":0,\"delta\":", ',"logprobs":[]}', 10,
