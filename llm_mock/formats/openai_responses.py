@@ -212,8 +212,7 @@ class Responses(FormatAdapter):
                 logprobs = "[]" if entries is None else dumps(without_bytes(entries))
                 emit_json("response.output_text.done", f'{head}"content_index":0,"text":{text},"logprobs":{logprobs}')
                 content = item["content"][0]  # type, annotations, logprobs, then the text
-                part_json = dumps({key: value for key, value in content.items() if key != "text"})[:-1] + \
-                    f',"text":{text}}}'
+                part_json = (PART_HEAD if entries is None else _part_head(content)) + f',"text":{text}}}'
                 emit_json("response.content_part.done", f'{head}"content_index":0,"part":{part_json}')
                 members = dumps({key: value for key, value in item.items() if key != "content"})  # content last
                 encoded.append(f'{members[:-1]},"content":[{part_json}]}}')
@@ -236,7 +235,8 @@ class Responses(FormatAdapter):
         status = final["status"]
         emit_json(f"response.{status}", '"response":' + _fill(
             template, quote(status), "null" if final["completed_at"] is None else str(final["completed_at"]),
-            dumps(final["incomplete_details"]), "[" + ",".join(encoded) + "]", dumps(final["usage"])))
+            "null" if final["incomplete_details"] is None else dumps(final["incomplete_details"]),
+            "[" + ",".join(encoded) + "]", dumps(final["usage"])))
         return frames
 
     def defer(self, request: MockRequest, completion, error, fault, options) -> dict:
@@ -275,9 +275,11 @@ def _template(response: dict) -> list:
     return pieces + [text]
 
 
-def _fill(template: list, *values: str) -> str:
+def _fill(template: list, status: str, completed_at: str, incomplete_details: str, output: str, usage: str) -> str:
     """The response's JSON: the template's pieces with the slots' values (JSON, in `SLOTS` order) between."""
-    return "".join([piece + value for piece, value in zip(template[:-1], values, strict=True)] + [template[-1]])
+    before_status, before_completed, before_incomplete, before_output, before_usage, end = template
+    return "".join((before_status, status, before_completed, completed_at, before_incomplete, incomplete_details,
+                    before_output, output, before_usage, usage, end))
 
 
 # -- the delta events' fixed parts, made once ---------------------------------------------------
@@ -332,7 +334,13 @@ def _text_part(text: str, entries: Optional[list] = None) -> dict:
     return {"type": "output_text", "annotations": [], "logprobs": with_bytes(entries) if entries else [], "text": text}
 
 
+def _part_head(part: dict) -> str:
+    """A text part's JSON up to its text (the text goes last: it is the long member, encoded once)."""
+    return dumps({key: value for key, value in part.items() if key != "text"})[:-1]
+
+
 EMPTY_PART = dumps(_text_part(""))  # the JSON of the part `content_part.added` announces
+PART_HEAD = _part_head(_text_part(""))  # without logprobs, every text part's JSON up to its text
 
 
 def _logprobs_asked(body: dict) -> Optional[int]:
