@@ -21,6 +21,10 @@ USER_TOOL_TYPES = ("function", "custom")
 FUNCTION_TOOL_DEFAULTS = {"description": None, "parameters": None, "strict": True}  # as the API echoes them
 ECHOED = ("max_output_tokens", "max_tool_calls", "previous_response_id", "prompt_cache_key",
           "safety_identifier", "user")
+BODY_KEYS = frozenset(("background", "instructions", *ECHOED, "parallel_tool_calls", "reasoning", "store",
+                       "temperature", "text", "tool_choice", "tools", "top_logprobs", "top_p", "truncation",
+                       "metadata"))
+"""The request members a response object reflects: `_response` sees no other."""
 
 
 class Responses(FormatAdapter):
@@ -73,16 +77,16 @@ class Responses(FormatAdapter):
     # -- the response object ------------------------------------------------------------------
     def _response(self, request: MockRequest, rid: str, created: int, status: str, output: list,
                   c: Optional[Completion] = None) -> dict:
-        body = request.raw
-        reasoning = body.get("reasoning") if isinstance(body.get("reasoning"), dict) else {}
-        text = body.get("text") if isinstance(body.get("text"), dict) else {}
+        body = _echoed(request.raw)  # the object depends on these members and the model alone
+        reasoning, text = body.get("reasoning"), body.get("text")
+        reasoning, text = reasoning if isinstance(reasoning, dict) else {}, text if isinstance(text, dict) else {}
         response = {
             "id": rid, "object": "response", "created_at": created, "status": status,
             "background": body.get("background") is True,
             "completed_at": int(time.time()) if status == "completed" else None,
             "error": None, "incomplete_details": None, "instructions": body.get("instructions"),
         }
-        response.update({key: body.get(key) for key in ECHOED})
+        response.update(zip(ECHOED, map(body.get, ECHOED), strict=True))
         response.update({
             "model": request.model, "output": output,
             "parallel_tool_calls": body.get("parallel_tool_calls", True),
@@ -147,17 +151,19 @@ class Responses(FormatAdapter):
         items = self._items(request, c, entries)
         status = "incomplete" if c.finish in ("length", "content_filter") else "completed"
         final = self._response(request, hex_id("resp_"), int(time.time()), status, items, c)
-        frames = self._events(c, entries, items, final)
+        template = _template(request, final)
+        frames = self._events(c, entries, items, final, template)
         # Stored with what re-renders it, not its bytes: storing costs the same for any length, and
         # the events, a pure function of these, come back byte for byte when a client resumes.
-        state.keep(request, final, items, c, partial(self._replay, c, entries, items, final))
+        state.keep(request, final, items, c, partial(self._replay, c, entries, items, final, template))
         return Events(frames, (request, final["id"], final["created_at"]))
 
-    def _replay(self, c: Completion, entries: Optional[list], items: list, final: dict) -> list:
-        return [frame.data for frame in self._events(c, entries, items, final)]
+    def _replay(self, c: Completion, entries: Optional[list], items: list, final: dict, template: list) -> list:
+        return [frame.data for frame in self._events(c, entries, items, final, template)]
 
-    def _events(self, c: Completion, entries: Optional[list], items: list, final: dict) -> list:
-        """The stream's frames for fixed ids, clock and output: a pure function of its arguments."""
+    def _events(self, c: Completion, entries: Optional[list], items: list, final: dict, template: list) -> list:
+        """The stream's frames for fixed ids, clock and output, `final`'s JSON cut at its slots
+        (`_template`): a pure function of its arguments."""
         frames: list = []
 
         def emit(kind: str, chars: int = 0, **payload) -> None:
@@ -177,10 +183,9 @@ class Responses(FormatAdapter):
             frames.extend(map(Frame, map(item_id.encode().join, zip(heads, tails, strict=True)), chars))
             return quoted
 
-        # The response object is encoded once: what differs between its events fills the template's
-        # slots. The final object serves: its other members are those of the earlier events.
-        template = _template(final)
-        snapshot = _fill(template, '"in_progress"', "null", "null", "[]", "null")
+        # The response object's JSON: what differs between its events fills the template's slots.
+        rid, created = quote(final["id"]), str(final["created_at"])
+        snapshot = _fill(template, rid, created, '"in_progress"', "null", "null", "[]", "null")
         emit_json("response.created", '"response":' + snapshot)
         emit_json("response.in_progress", '"response":' + snapshot)
         encoded = []  # each output item's JSON, sent in `output_item.done` and in the final response
@@ -233,10 +238,10 @@ class Responses(FormatAdapter):
                 encoded.append(dumps(item))
             emit_json("response.output_item.done", f'"output_index":{index},"item":{encoded[index]}')
         status = final["status"]
+        completed_at, incomplete = final["completed_at"], final["incomplete_details"]
         emit_json(f"response.{status}", '"response":' + _fill(
-            template, quote(status), "null" if final["completed_at"] is None else str(final["completed_at"]),
-            "null" if final["incomplete_details"] is None else dumps(final["incomplete_details"]),
-            "[" + ",".join(encoded) + "]", dumps(final["usage"])))
+            template, rid, created, quote(status), "null" if completed_at is None else str(completed_at),
+            "null" if incomplete is None else dumps(incomplete), "[" + ",".join(encoded) + "]", dumps(final["usage"])))
         return frames
 
     def defer(self, request: MockRequest, completion, error, fault, options) -> dict:
@@ -258,28 +263,50 @@ class Responses(FormatAdapter):
                      "message": body["message"], "param": body["param"]}, "error")]
 
 
-# The members of a response object that differ between the events carrying it, in their order in it.
-SLOTS = ("status", "completed_at", "incomplete_details", "output", "usage")
+def _echoed(raw: dict) -> dict:
+    """The members of `raw` in `BODY_KEYS`, in its order (a request has few members: the loop is short)."""
+    return {key: value for key, value in raw.items() if key in BODY_KEYS}
+
+
+# The members of a response object that differ between responses or between the events carrying one,
+# in their order in it. The rest depends on the model and the request's `BODY_KEYS` alone.
+SLOTS = ("id", "created_at", "status", "completed_at", "incomplete_details", "output", "usage")
 _MARK = "\x00slot-" + hex_id("", 16) + "-"  # a value no request can hold by chance
 _MARKS = {key: _MARK + key for key in SLOTS}
 _QUOTED_MARKS = [quote(_MARK + key) for key in SLOTS]
+_TEMPLATES: dict = {}  # (model, the echoed members' JSON) -> template
+TEMPLATES_KEPT = 256  # request shapes kept; the oldest go first
+_templates_lock = threading.Lock()
 
 
-def _template(response: dict) -> list:
-    """`response` as JSON cut at its `SLOTS`: the fixed text before, between and after them."""
+def _template(request: MockRequest, response: dict) -> list:
+    """`response` (for `request`) as JSON cut at its `SLOTS`: the fixed text before, between and after
+    them. Kept per model and echoed members: a test suite sends a few request shapes again and
+    again, and encoding the object (its defaults, floats included) was ~6% of a stream."""
+    key = (request.model, dumps(_echoed(request.raw)))
+    template = _TEMPLATES.get(key)
+    if template is not None:
+        return template
     text = dumps({**response, **_MARKS})  # the same members in the same order, each slot a mark
-    pieces = []
+    template = []
     for mark in _QUOTED_MARKS:
         head, _, text = text.partition(mark)
-        pieces.append(head)
-    return pieces + [text]
+        template.append(head)
+    template.append(text)
+    with _templates_lock:
+        _TEMPLATES[key] = template
+        while len(_TEMPLATES) > TEMPLATES_KEPT:
+            del _TEMPLATES[next(iter(_TEMPLATES))]
+    return template
 
 
-def _fill(template: list, status: str, completed_at: str, incomplete_details: str, output: str, usage: str) -> str:
+def _fill(template: list, rid: str, created: str, status: str, completed_at: str, incomplete_details: str,
+          output: str, usage: str) -> str:
     """The response's JSON: the template's pieces with the slots' values (JSON, in `SLOTS` order) between."""
-    before_status, before_completed, before_incomplete, before_output, before_usage, end = template
-    return "".join((before_status, status, before_completed, completed_at, before_incomplete, incomplete_details,
-                    before_output, output, before_usage, usage, end))
+    before_id, before_created, before_status, before_completed, before_incomplete, before_output, \
+        before_usage, end = template
+    return "".join((before_id, rid, before_created, created, before_status, status, before_completed, completed_at,
+                    before_incomplete, incomplete_details, before_output, output, before_usage, usage, end))
 
 
 # -- the delta events' fixed parts, made once ---------------------------------------------------

@@ -55,8 +55,10 @@ def keep(request: MockRequest, response: dict, output: list, c: Optional[Complet
     if not isinstance(request, ResponsesRequest) or request.store is None:
         return None
     # about what the record holds: the request's input, the output items, the response, the completion
-    size = len(request.body or b"") + 2048 + \
-        (2 * (len(c.text or "") + len(c.reasoning or "") + sum(len(t.arguments) for t in c.tools)) if c else 0)
+    size = len(request.body or b"") + 2048
+    if c is not None:
+        arguments = sum(len(t.arguments) for t in c.tools) if c.tools else 0  # (a generator costs, even empty)
+        size += 2 * (len(c.text or "") + len(c.reasoning or "") + arguments)
     record = StoredResponse(response, request.raw.get("input"), output, request.previous_response_id, events, size)
     request.store.put(record)
     return record

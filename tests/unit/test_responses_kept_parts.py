@@ -1,6 +1,7 @@
-"""The Responses stream's delta events, made from heads and tails kept across streams: the same
-bytes whether kept or made afresh, each event exactly the compact JSON of its members, memory
-bounded, streams longer than the kept heads, several threads at once."""
+"""What the Responses stream keeps across streams: the delta events' heads and tails and the response
+object's template. The same bytes whether kept or made afresh (for every request shape), each event
+exactly the compact JSON of its members, memory bounded, streams longer than the kept heads,
+several threads at once."""
 from __future__ import annotations
 
 import json
@@ -26,15 +27,18 @@ def fresh(monkeypatch):
     monkeypatch.setattr(responses, "_HEADS", {})
     monkeypatch.setattr(responses, "_TAILS", {})
     monkeypatch.setattr(responses, "_tails_held", 0)
+    monkeypatch.setattr(responses, "_TEMPLATES", {})
     monkeypatch.setattr(time, "time", lambda: 1_760_000_000.0)
     monkeypatch.setattr(responses, "hex_id", lambda prefix, length=48: prefix + "0" * length)
     monkeypatch.setattr(responses, "random_id", lambda prefix, length=24: prefix + "0" * length)
 
 
+TOOLS = [{"type": "function", "name": "get_weather"}, {"type": "custom", "name": "run_code"}]
+
+
 def render(reply: ReplyObject, size: int, **body) -> list:
     call = Call("POST", "/v1/responses", target="/v1/responses")
-    tools = [{"type": "function", "name": "get_weather"}, {"type": "custom", "name": "run_code"}]
-    request = ADAPTER.parse({"model": "gpt-4.1", "input": "hi", "stream": True, "tools": tools, **body}, call)
+    request = ADAPTER.parse({"model": "gpt-4.1", "input": "hi", "stream": True, "tools": TOOLS, **body}, call)
     return ADAPTER.render_events(request, build_completion(request, normalise_reply(reply), size)).frames
 
 
@@ -55,6 +59,30 @@ def test_kept_and_fresh_parts_make_the_same_bytes(fresh, monkeypatch):
     assert responses._TAILS and responses._HEADS
     for _ in range(2):
         assert [[(f.data, f.chars) for f in render(reply, size)] for reply, size in cases] == cold
+
+
+SHAPES = [{}, {"model": "gpt-4o"}, {"tools": []}, {"tools": TOOLS[:1]}, {"temperature": 1}, {"temperature": 1.0},
+          {"temperature": True}, {"temperature": None}, {"top_p": -0.0}, {"metadata": {"k": "v"}},
+          {"metadata": {"k": "w"}}, {"instructions": "Be brief."}, {"reasoning": {"effort": "low"}},
+          {"text": {"verbosity": "low"}}, {"max_output_tokens": 5}, {"background": False},
+          {"store": False}, {"user": "ü"}, {"input": "another input, the same object"}]
+
+
+def test_response_templates_kept_per_request_shape(fresh, monkeypatch):
+    cold = []
+    for body in SHAPES:
+        monkeypatch.setattr(responses, "_TEMPLATES", {})
+        cold.append([f.data for f in render(ReplyObject(text="ok"), 0, **body)])
+    temperatures = [cold[4][0], cold[5][0], cold[6][0], cold[7][0]]  # 1, 1.0, True, None: equal keys in Python
+    assert len(set(temperatures)) == 4 and b'"temperature":1,' in temperatures[0]  # 1, 1.0, true, null
+    for _ in range(2):
+        assert [[f.data for f in render(ReplyObject(text="ok"), 0, **body)] for body in SHAPES] == cold
+    assert len(responses._TEMPLATES) == len(SHAPES) - 1  # one per model and echoed members: input is not one
+    monkeypatch.setattr(responses, "TEMPLATES_KEPT", 3)
+    monkeypatch.setattr(responses, "_TEMPLATES", {})
+    for body in SHAPES:
+        render(ReplyObject(text="ok"), 0, **body)
+        assert len(responses._TEMPLATES) <= 3
 
 
 @pytest.mark.parametrize("reply", REPLIES)
