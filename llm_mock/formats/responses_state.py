@@ -59,6 +59,8 @@ def keep(request: MockRequest, response: dict, output: list, c: Optional[Complet
     if c is not None:
         arguments = sum(len(t.arguments) for t in c.tools) if c.tools else 0  # (a generator costs, even empty)
         size += 2 * (len(c.text or "") + len(c.reasoning or "") + arguments)
+        if request.logprobs is not None:  # per token (~4 characters) in the output, and for a re-render:
+            size += (len(c.text or "") // 4 + 1) * (500 + 320 * request.logprobs)  # measured with tracemalloc
     record = StoredResponse(response, request.raw.get("input"), output, request.previous_response_id, events, size)
     request.store.put(record)
     return record
