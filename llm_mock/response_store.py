@@ -1,8 +1,8 @@
 """Stored Responses: what `previous_response_id`, retrieve, delete, input_items and background need.
 
 Every Responses request that does not say `store: false` leaves a `StoredResponse`: the request's
-own input (as the client sent it), the output items, the final response object, the stream's
-frames when it streamed (for resumption), and, in background mode, its clock. The store is bounded
+own input (as the client sent it), the output items, the final response object, when it streamed
+what re-renders its events (for resumption), and, in background mode, its clock. The store is bounded
 by count and by bytes (oldest first out, like the history) and emptied by `MockServer.reset()`.
 
 A background response's status is a function of time, not of a worker thread: it is `queued`
@@ -14,6 +14,7 @@ from __future__ import annotations
 import threading
 import time
 from collections import OrderedDict
+from collections.abc import Callable
 from typing import Any, Optional
 
 DEFAULT_LIMIT = 1000  # responses kept
@@ -21,18 +22,19 @@ DEFAULT_MAX_BYTES = 64 * 1024 * 1024  # their approximate size in all
 
 
 class StoredResponse:
-    """One stored response. `response` is the final object; `frames` the stream's events (bytes,
-    in `sequence_number` order) or None; `queued_until` / `done_at` are seconds after `started`
-    (both 0 for a response that was complete when stored)."""
+    """One stored response. `response` is the final object; `events` None, or a function returning
+    the stream's events (bytes, in `sequence_number` order): re-rendered when asked for rather than
+    kept, as few streams are ever asked for again. `queued_until` / `done_at` are seconds after
+    `started` (both 0 for a response that was complete when stored)."""
 
-    __slots__ = ("id", "response", "raw_input", "output", "previous_id", "frames", "background", "started",
+    __slots__ = ("id", "response", "raw_input", "output", "previous_id", "events", "background", "started",
                  "queued_until", "done_at", "cancelled", "size", "_items")
 
     def __init__(self, response: dict, raw_input: Any, output: list, previous_id: Optional[str],
-                 frames: Optional[list] = None, size: int = 0):
+                 events: Optional[Callable[[], list]] = None, size: int = 0):
         self.id: str = response["id"]
         self.response, self.raw_input, self.output = response, raw_input, output
-        self.previous_id, self.frames, self.size = previous_id, frames, size
+        self.previous_id, self.events, self.size = previous_id, events, size
         self.background = bool(response.get("background"))
         self.started, self.queued_until, self.done_at = time.monotonic(), 0.0, 0.0
         self.cancelled: Optional[dict] = None

@@ -2,8 +2,11 @@
 from __future__ import annotations
 
 import base64
+import threading
 import time
+from collections.abc import Callable
 from dataclasses import replace
+from functools import partial
 from typing import Optional
 
 from ..framing import SSE
@@ -18,6 +21,10 @@ USER_TOOL_TYPES = ("function", "custom")
 FUNCTION_TOOL_DEFAULTS = {"description": None, "parameters": None, "strict": True}  # as the API echoes them
 ECHOED = ("max_output_tokens", "max_tool_calls", "previous_response_id", "prompt_cache_key",
           "safety_identifier", "user")
+BODY_KEYS = frozenset(("background", "instructions", *ECHOED, "parallel_tool_calls", "reasoning", "store",
+                       "temperature", "text", "tool_choice", "tools", "top_logprobs", "top_p", "truncation",
+                       "metadata"))
+"""The request members a response object reflects: `_response` sees no other."""
 
 
 class Responses(FormatAdapter):
@@ -70,16 +77,16 @@ class Responses(FormatAdapter):
     # -- the response object ------------------------------------------------------------------
     def _response(self, request: MockRequest, rid: str, created: int, status: str, output: list,
                   c: Optional[Completion] = None) -> dict:
-        body = request.raw
-        reasoning = body.get("reasoning") if isinstance(body.get("reasoning"), dict) else {}
-        text = body.get("text") if isinstance(body.get("text"), dict) else {}
+        body = _echoed(request.raw)  # the object depends on these members and the model alone
+        reasoning, text = body.get("reasoning"), body.get("text")
+        reasoning, text = reasoning if isinstance(reasoning, dict) else {}, text if isinstance(text, dict) else {}
         response = {
             "id": rid, "object": "response", "created_at": created, "status": status,
             "background": body.get("background") is True,
             "completed_at": int(time.time()) if status == "completed" else None,
             "error": None, "incomplete_details": None, "instructions": body.get("instructions"),
         }
-        response.update({key: body.get(key) for key in ECHOED})
+        response.update(zip(ECHOED, map(body.get, ECHOED), strict=True))
         response.update({
             "model": request.model, "output": output,
             "parallel_tool_calls": body.get("parallel_tool_calls", True),
@@ -140,9 +147,23 @@ class Responses(FormatAdapter):
 
     # -- SSE ---------------------------------------------------------------------------------
     def render_events(self, request: MockRequest, c: Completion) -> Events:
-        rid, created = hex_id("resp_"), int(time.time())
         entries = None if request.logprobs is None else compute(c.text, request.logprobs, c.logprobs)
         items = self._items(request, c, entries)
+        status = "incomplete" if c.finish in ("length", "content_filter") else "completed"
+        final = self._response(request, hex_id("resp_"), int(time.time()), status, items, c)
+        template = _template(request, final)
+        frames = self._events(c, entries, items, final, template)
+        # Stored with what re-renders it, not its bytes: storing costs the same for any length, and
+        # the events, a pure function of these, come back byte for byte when a client resumes.
+        state.keep(request, final, items, c, partial(self._replay, c, entries, items, final, template))
+        return Events(frames, (request, final["id"], final["created_at"]))
+
+    def _replay(self, c: Completion, entries: Optional[list], items: list, final: dict, template: list) -> list:
+        return [frame.data for frame in self._events(c, entries, items, final, template)]
+
+    def _events(self, c: Completion, entries: Optional[list], items: list, final: dict, template: list) -> list:
+        """The stream's frames for fixed ids, clock and output, `final`'s JSON cut at its slots
+        (`_template`): a pure function of its arguments."""
         frames: list = []
 
         def emit(kind: str, chars: int = 0, **payload) -> None:
@@ -153,15 +174,18 @@ class Responses(FormatAdapter):
             frames.append(Frame(f'event: {kind}\ndata: {{"type":"{kind}","sequence_number":{len(frames)},'
                                 f"{members}}}\n\n".encode()))
 
-        def deltas(kind: str, head: str, pieces: list, tail: str = "}") -> None:
-            before, middle = f'event: {kind}\ndata: {{"type":"{kind}","sequence_number":', f',{head}"delta":'
-            after, start = tail + "\n\n", len(frames)  # one template per kind: the number and the piece vary
-            frames.extend([Frame(f"{before}{i}{middle}{quote(piece)}{after}".encode(), len(piece))
-                           for i, piece in enumerate(pieces, start)])
+        def deltas(kind: str, item_id: str, middle: str, text: str, after: str = "}") -> str:
+            """One event per chunk of `text`: a head that depends on the sequence number, the item id,
+            and a tail that depends on the chunk, both made once (`_heads`, `_tails`). Returns the
+            whole text's JSON, kept with the tails."""
+            tails, chars, quoted, _ = _tails(middle, after, c.chunk_size, text, c.chunks)
+            heads = _heads(kind, len(frames), len(tails))
+            frames.extend(map(Frame, map(item_id.encode().join, zip(heads, tails, strict=True)), chars))
+            return quoted
 
-        # The response object is encoded once: what differs between its events fills the template's slots.
-        template = _template(self._response(request, rid, created, "in_progress", []))
-        snapshot = _fill(template, '"in_progress"', "null", "null", "[]", "null")
+        # The response object's JSON: what differs between its events fills the template's slots.
+        rid, created = quote(final["id"]), str(final["created_at"])
+        snapshot = _fill(template, rid, created, '"in_progress"', "null", "null", "[]", "null")
         emit_json("response.created", '"response":' + snapshot)
         emit_json("response.in_progress", '"response":' + snapshot)
         encoded = []  # each output item's JSON, sent in `output_item.done` and in the final response
@@ -173,50 +197,52 @@ class Responses(FormatAdapter):
                 part = {"type": "summary_text", "text": c.reasoning}
                 emit("response.reasoning_summary_part.added", **where, summary_index=0,
                      part={"type": "summary_text", "text": ""})
-                deltas("response.reasoning_summary_text.delta", head + '"summary_index":0,', c.chunks(c.reasoning))
+                deltas("response.reasoning_summary_text.delta", item["id"],
+                       f'","output_index":{index},"summary_index":0,"delta":', c.reasoning or "")
                 emit("response.reasoning_summary_text.done", **where, summary_index=0, text=c.reasoning)
                 emit("response.reasoning_summary_part.done", **where, summary_index=0, part=part)
             elif item["type"] == "message":
-                emit("response.output_item.added", output_index=index,
-                     item={**item, "status": "in_progress", "content": []})
-                emit("response.content_part.added", **where, content_index=0, part=_text_part(""))
-                text = quote(c.text or "")  # the text's JSON, once: four events carry it whole
-                if entries is None:
-                    deltas("response.output_text.delta", head + '"content_index":0,', c.chunks(c.text),
-                           ',"logprobs":[]}')
+                emit_json("response.output_item.added",
+                          f'"output_index":{index},"item":{dumps({**item, "status": "in_progress", "content": []})}')
+                emit_json("response.content_part.added", f'{head}"content_index":0,"part":{EMPTY_PART}')
+                if entries is None:  # `text`: the text's JSON, made once (four events carry it whole)
+                    text = deltas("response.output_text.delta", item["id"],
+                                  f'","output_index":{index},"content_index":0,"delta":', c.text or "",
+                                  ',"logprobs":[]}')
                 else:  # each delta carries its own tokens' logprobs
+                    text = quote(c.text or "")
                     for group in groups(entries, c.chunk_size):
                         emit("response.output_text.delta", len(spelled(group)), **where, content_index=0,
                              delta=spelled(group), logprobs=without_bytes(group))
                 logprobs = "[]" if entries is None else dumps(without_bytes(entries))
                 emit_json("response.output_text.done", f'{head}"content_index":0,"text":{text},"logprobs":{logprobs}')
                 content = item["content"][0]  # type, annotations, logprobs, then the text
-                part_json = dumps({key: value for key, value in content.items() if key != "text"})[:-1] + \
-                    f',"text":{text}}}'
+                part_json = (PART_HEAD if entries is None else _part_head(content)) + f',"text":{text}}}'
                 emit_json("response.content_part.done", f'{head}"content_index":0,"part":{part_json}')
                 members = dumps({key: value for key, value in item.items() if key != "content"})  # content last
                 encoded.append(f'{members[:-1]},"content":[{part_json}]}}')
             elif item["type"] == "custom_tool_call":
                 emit("response.output_item.added", output_index=index,
                      item={**item, "status": "in_progress", "input": ""})
-                deltas("response.custom_tool_call_input.delta", head, c.chunks(item["input"]))
+                deltas("response.custom_tool_call_input.delta", item["id"], f'","output_index":{index},"delta":',
+                       item["input"])
                 emit("response.custom_tool_call_input.done", **where, input=item["input"])
             else:
                 emit("response.output_item.added", output_index=index,
                      item={**item, "status": "in_progress", "arguments": ""})
-                deltas("response.function_call_arguments.delta", head, c.chunks(item["arguments"]))
+                deltas("response.function_call_arguments.delta", item["id"], f'","output_index":{index},"delta":',
+                       item["arguments"])
                 emit("response.function_call_arguments.done", **where, name=item["name"],
                      arguments=item["arguments"])
             if len(encoded) == index:
                 encoded.append(dumps(item))
             emit_json("response.output_item.done", f'"output_index":{index},"item":{encoded[index]}')
-        status = "incomplete" if c.finish in ("length", "content_filter") else "completed"
-        final = self._response(request, rid, created, status, items, c)
+        status = final["status"]
+        completed_at, incomplete = final["completed_at"], final["incomplete_details"]
         emit_json(f"response.{status}", '"response":' + _fill(
-            template, quote(status), "null" if final["completed_at"] is None else str(final["completed_at"]),
-            dumps(final["incomplete_details"]), "[" + ",".join(encoded) + "]", dumps(final["usage"])))
-        state.keep(request, final, items, c, frames)
-        return Events(frames, (request, rid, created))
+            template, rid, created, quote(status), "null" if completed_at is None else str(completed_at),
+            "null" if incomplete is None else dumps(incomplete), "[" + ",".join(encoded) + "]", dumps(final["usage"])))
+        return frames
 
     def defer(self, request: MockRequest, completion, error, fault, options) -> dict:
         return state.defer(self, request, completion, error, fault, options)
@@ -237,28 +263,111 @@ class Responses(FormatAdapter):
                      "message": body["message"], "param": body["param"]}, "error")]
 
 
-# The members of a response object that differ between the events carrying it, in their order in it.
-SLOTS = ("status", "completed_at", "incomplete_details", "output", "usage")
+def _echoed(raw: dict) -> dict:
+    """The members of `raw` in `BODY_KEYS`, in its order (a request has few members: the loop is short)."""
+    return {key: value for key, value in raw.items() if key in BODY_KEYS}
+
+
+# The members of a response object that differ between responses or between the events carrying one,
+# in their order in it. The rest depends on the model and the request's `BODY_KEYS` alone.
+SLOTS = ("id", "created_at", "status", "completed_at", "incomplete_details", "output", "usage")
 _MARK = "\x00slot-" + hex_id("", 16) + "-"  # a value no request can hold by chance
+_MARKS = {key: _MARK + key for key in SLOTS}
+_QUOTED_MARKS = [quote(_MARK + key) for key in SLOTS]
+_TEMPLATES: dict = {}  # (model, the echoed members' JSON) -> template
+TEMPLATES_KEPT = 256  # request shapes kept; the oldest go first
+_templates_lock = threading.Lock()
 
 
-def _template(response: dict) -> list:
-    """`response` as JSON cut at its `SLOTS`: the fixed text before, between and after them."""
-    text = dumps({key: _MARK + key if key in SLOTS else value for key, value in response.items()})
-    pieces = []
-    for key in SLOTS:
-        head, _, text = text.partition(quote(_MARK + key))
-        pieces.append(head)
-    return pieces + [text]
+def _template(request: MockRequest, response: dict) -> list:
+    """`response` (for `request`) as JSON cut at its `SLOTS`: the fixed text before, between and after
+    them. Kept per model and echoed members: a test suite sends a few request shapes again and
+    again, and encoding the object (its defaults, floats included) was ~6% of a stream."""
+    key = (request.model, dumps(_echoed(request.raw)))
+    template = _TEMPLATES.get(key)
+    if template is not None:
+        return template
+    text = dumps({**response, **_MARKS})  # the same members in the same order, each slot a mark
+    template = []
+    for mark in _QUOTED_MARKS:
+        head, _, text = text.partition(mark)
+        template.append(head)
+    template.append(text)
+    with _templates_lock:
+        _TEMPLATES[key] = template
+        while len(_TEMPLATES) > TEMPLATES_KEPT:
+            del _TEMPLATES[next(iter(_TEMPLATES))]
+    return template
 
 
-def _fill(template: list, *values: str) -> str:
+def _fill(template: list, rid: str, created: str, status: str, completed_at: str, incomplete_details: str,
+          output: str, usage: str) -> str:
     """The response's JSON: the template's pieces with the slots' values (JSON, in `SLOTS` order) between."""
-    return "".join([piece + value for piece, value in zip(template[:-1], values, strict=True)] + [template[-1]])
+    before_id, before_created, before_status, before_completed, before_incomplete, before_output, \
+        before_usage, end = template
+    return "".join((before_id, rid, before_created, created, before_status, status, before_completed, completed_at,
+                    before_incomplete, incomplete_details, before_output, output, before_usage, usage, end))
+
+
+# -- the delta events' fixed parts, made once ---------------------------------------------------
+# A delta event is `<head><item id><tail>`: the head holds the event's kind and sequence number, the
+# tail the chunk and its position. Neither depends on the response, so both are kept across streams
+# and a stream only joins each pair around its item id (one C call an event): rule replies repeat,
+# and formatting, quoting and encoding each event was about a third of a Responses stream's cost.
+_HEADS: dict = {}  # event kind -> head bytes for sequence numbers 0, 1, …
+HEADS_KEPT = 10_000  # sequence numbers kept per kind; a longer stream makes its later heads itself
+_TAILS: dict = {}  # (middle, after, chunk size, text) -> (tails, their chunks' lengths, text as JSON, bytes held)
+TAILS_MAX_BYTES = 8 * 1024 * 1024  # all tails kept, approximately; the oldest go first
+_tails_held = 0
+_tails_lock = threading.Lock()
+
+
+def _heads(kind: str, start: int, count: int) -> list:
+    """`event: <kind>\\ndata: {"type":"<kind>","sequence_number":<n>,"item_id":"` for n from `start`."""
+    kept, end = _HEADS.get(kind, []), start + count
+    if len(kept) >= end:
+        return kept[start:end]
+    before = f'event: {kind}\ndata: {{"type":"{kind}","sequence_number":'
+    heads = kept + [f'{before}{n},"item_id":"'.encode() for n in range(len(kept), end)]
+    if len(kept) < HEADS_KEPT:
+        _HEADS[kind] = heads[:HEADS_KEPT]  # a new list: a thread reading the old one never sees it half-grown
+    return heads[start:end]
+
+
+def _tails(middle: str, after: str, size: int, text: str, chunks: Callable[[str], list]) -> tuple:
+    """The tails of `text` cut by `chunks` (`size` characters each): `middle` + the chunk as JSON +
+    `after` + the event's end; each chunk's length in characters; `text` as JSON; the bytes held."""
+    global _tails_held
+    key = (middle, after, size, text)
+    kept = _TAILS.get(key)
+    if kept is not None:
+        return kept
+    pieces = chunks(text)
+    tails = [f"{middle}{quote(piece)}{after}\n\n".encode() for piece in pieces]
+    quoted = quote(text)
+    held = sum(map(len, tails)) + 56 * len(tails) + 2 * len(text) + len(quoted)  # + headers, list slots, key
+    kept = (tails, list(map(len, pieces)), quoted, held)
+    if held <= TAILS_MAX_BYTES // 8:  # a reply too long to be worth keeping is made each time
+        with _tails_lock:
+            if key not in _TAILS:
+                _TAILS[key] = kept
+                _tails_held += held
+                while _tails_held > TAILS_MAX_BYTES:
+                    _tails_held -= _TAILS.pop(next(iter(_TAILS)))[3]
+    return kept
 
 
 def _text_part(text: str, entries: Optional[list] = None) -> dict:
     return {"type": "output_text", "annotations": [], "logprobs": with_bytes(entries) if entries else [], "text": text}
+
+
+def _part_head(part: dict) -> str:
+    """A text part's JSON up to its text (the text goes last: it is the long member, encoded once)."""
+    return dumps({key: value for key, value in part.items() if key != "text"})[:-1]
+
+
+EMPTY_PART = dumps(_text_part(""))  # the JSON of the part `content_part.added` announces
+PART_HEAD = _part_head(_text_part(""))  # without logprobs, every text part's JSON up to its text
 
 
 def _logprobs_asked(body: dict) -> Optional[int]:

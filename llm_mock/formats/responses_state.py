@@ -13,8 +13,8 @@ from __future__ import annotations
 
 import random
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
-from operator import attrgetter
 from typing import Any, Optional
 
 from ..pacing import schedule
@@ -22,8 +22,6 @@ from ..replies import Completion, ErrorReply
 from ..request import MockRequest, RequestError
 from ..response_store import StoredResponse
 from .base import Answer, Call, hex_id, json_body, openai_error_body
-
-_data = attrgetter("data")
 
 SSE_TYPE = "text/event-stream; charset=utf-8"
 
@@ -51,14 +49,18 @@ def chained(call: Call, previous: str) -> list:
 
 
 def keep(request: MockRequest, response: dict, output: list, c: Optional[Completion],
-         frames: Optional[list] = None) -> Optional[StoredResponse]:
-    """Store `response` if the request asked for it (the default); returns the record."""
+         events: Optional[Callable[[], list]] = None) -> Optional[StoredResponse]:
+    """Store `response` if the request asked for it (the default); returns the record. `events`
+    re-renders a streamed response's events (bytes) for a client that streams it again."""
     if not isinstance(request, ResponsesRequest) or request.store is None:
         return None
+    # about what the record holds: the request's input, the output items, the response, the completion
     size = len(request.body or b"") + 2048
-    events = None if frames is None else list(map(_data, frames))  # bytes only: nothing for the collector to walk
-    size += sum(map(len, events)) if events else \
-        2 * (len(c.text or "") + len(c.reasoning or "") + sum(len(t.arguments) for t in c.tools) if c else 0)
+    if c is not None:
+        arguments = sum(len(t.arguments) for t in c.tools) if c.tools else 0  # (a generator costs, even empty)
+        size += 2 * (len(c.text or "") + len(c.reasoning or "") + arguments)
+        if request.logprobs is not None:  # per token (~4 characters) in the output, and for a re-render:
+            size += (len(c.text or "") // 4 + 1) * (500 + 320 * request.logprobs)  # measured with tracemalloc
     record = StoredResponse(response, request.raw.get("input"), output, request.previous_response_id, events, size)
     request.store.put(record)
     return record
@@ -103,7 +105,7 @@ def retrieve(call: Call, adapter: Any) -> Any:
     record = _record(call)
     if call.query.get("stream", "").lower() != "true":
         return record.view()
-    if record.frames is None:
+    if record.events is None:
         raise RequestError("This response was not created with stream=true or background=true, so it cannot be "
                            "streamed.", "stream")
     after = call.query.get("starting_after")
@@ -112,7 +114,7 @@ def retrieve(call: Call, adapter: Any) -> Any:
     except ValueError:
         raise RequestError(f"Invalid 'starting_after': expected an integer, but got {after!r}.",
                            "starting_after") from None
-    body = b"".join(record.frames[max(start, 0):])
+    body = b"".join(record.events()[max(start, 0):])
     return Answer(body, headers=(("cache-control", "no-cache"),), media_type=SSE_TYPE)
 
 

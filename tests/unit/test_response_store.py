@@ -79,3 +79,26 @@ def test_input_items_get_ids_and_full_shapes():
     assert all(i["id"] for i in items) and len({i["id"] for i in items}) == len(items)
     assert items[5]["status"] == "completed" and items[6]["id"].startswith("reasoning_")
     assert item_list("one")[0]["content"][0]["text"] == "one"
+
+
+def test_a_stored_stream_counts_what_it_holds():
+    """A streamed response is stored with what re-renders it: its size counts the text and, when
+    asked for, the logprobs (which dwarf the text), so the byte bound still bounds memory."""
+    from llm_mock import ReplyObject
+    from llm_mock.formats.base import Call
+    from llm_mock.formats.openai_responses import Responses
+    from llm_mock.replies import build_completion, normalise_reply
+
+    class App:
+        responses = ResponseStore()
+
+    adapter, text = Responses(), "word " * 400
+    sizes = []
+    for extra in ({}, {"include": ["message.output_text.logprobs"], "top_logprobs": 20}):
+        request = adapter.parse({"model": "gpt-4.1", "input": "hi", "stream": True, **extra},
+                                Call("POST", "/v1/responses", app=App))
+        events = adapter.render_events(request, build_completion(request, normalise_reply(ReplyObject(text=text)), 10))
+        record = App.responses.get(events.context[1])
+        assert b"".join(record.events()) == b"".join(frame.data for frame in events.frames)
+        sizes.append(record.size)
+    assert 2 * len(text) < sizes[0] < 10_000 and sizes[1] > 1_000_000
