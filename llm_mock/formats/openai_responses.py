@@ -4,7 +4,6 @@ from __future__ import annotations
 import base64
 import threading
 import time
-from collections.abc import Callable
 from dataclasses import replace
 from functools import partial
 from typing import Optional
@@ -176,12 +175,12 @@ class Responses(FormatAdapter):
 
         def deltas(kind: str, item_id: str, middle: str, text: str, after: str = "}") -> str:
             """One event per chunk of `text`: a head that depends on the sequence number, the item id,
-            and a tail that depends on the chunk, both made once (`_heads`, `_tails`). Returns the
-            whole text's JSON, kept with the tails."""
-            tails, chars, quoted, _ = _tails(middle, after, c.chunk_size, text, c.chunks)
+            and a tail that depends on the chunk (`_heads`, `_tails`). Returns the whole text's JSON."""
+            pieces = c.chunks(text)
+            tails = _tails(middle, after, pieces)
             heads = _heads(kind, len(frames), len(tails))
-            frames.extend(map(Frame, map(item_id.encode().join, zip(heads, tails, strict=True)), chars))
-            return quoted
+            frames.extend(map(Frame, map(item_id.encode().join, zip(heads, tails, strict=True)), map(len, pieces)))
+            return quote(text)
 
         # The response object's JSON: what differs between its events fills the template's slots.
         rid, created = quote(final["id"]), str(final["created_at"])
@@ -309,17 +308,13 @@ def _fill(template: list, rid: str, created: str, status: str, completed_at: str
                     before_incomplete, incomplete_details, before_output, output, before_usage, usage, end))
 
 
-# -- the delta events' fixed parts, made once ---------------------------------------------------
+# -- the delta events' parts ----------------------------------------------------------------------
 # A delta event is `<head><item id><tail>`: the head holds the event's kind and sequence number, the
-# tail the chunk and its position. Neither depends on the response, so both are kept across streams
-# and a stream only joins each pair around its item id (one C call an event): rule replies repeat,
-# and formatting, quoting and encoding each event was about a third of a Responses stream's cost.
+# tail the chunk and its position. Heads depend on nothing else, so they are kept across streams; a
+# stream makes its tails (one f-string a chunk) and joins each pair around its item id in one C call.
+# Tails are not kept across streams: that would only pay when the same reply text comes again.
 _HEADS: dict = {}  # event kind -> head bytes for sequence numbers 0, 1, …
 HEADS_KEPT = 10_000  # sequence numbers kept per kind; a longer stream makes its later heads itself
-_TAILS: dict = {}  # (middle, after, chunk size, text) -> (tails, their chunks' lengths, text as JSON, bytes held)
-TAILS_MAX_BYTES = 8 * 1024 * 1024  # all tails kept, approximately; the oldest go first
-_tails_held = 0
-_tails_lock = threading.Lock()
 
 
 def _heads(kind: str, start: int, count: int) -> list:
@@ -334,27 +329,9 @@ def _heads(kind: str, start: int, count: int) -> list:
     return heads[start:end]
 
 
-def _tails(middle: str, after: str, size: int, text: str, chunks: Callable[[str], list]) -> tuple:
-    """The tails of `text` cut by `chunks` (`size` characters each): `middle` + the chunk as JSON +
-    `after` + the event's end; each chunk's length in characters; `text` as JSON; the bytes held."""
-    global _tails_held
-    key = (middle, after, size, text)
-    kept = _TAILS.get(key)
-    if kept is not None:
-        return kept
-    pieces = chunks(text)
-    tails = [f"{middle}{quote(piece)}{after}\n\n".encode() for piece in pieces]
-    quoted = quote(text)
-    held = sum(map(len, tails)) + 56 * len(tails) + 2 * len(text) + len(quoted)  # + headers, list slots, key
-    kept = (tails, list(map(len, pieces)), quoted, held)
-    if held <= TAILS_MAX_BYTES // 8:  # a reply too long to be worth keeping is made each time
-        with _tails_lock:
-            if key not in _TAILS:
-                _TAILS[key] = kept
-                _tails_held += held
-                while _tails_held > TAILS_MAX_BYTES:
-                    _tails_held -= _TAILS.pop(next(iter(_TAILS)))[3]
-    return kept
+def _tails(middle: str, after: str, pieces: list) -> list:
+    """`middle` + each chunk as JSON + `after` + the event's end."""
+    return [f"{middle}{quote(piece)}{after}\n\n".encode() for piece in pieces]
 
 
 def _text_part(text: str, entries: Optional[list] = None) -> dict:

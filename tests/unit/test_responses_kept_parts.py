@@ -1,7 +1,6 @@
-"""What the Responses stream keeps across streams: the delta events' heads and tails and the response
-object's template. The same bytes whether kept or made afresh (for every request shape), each event
-exactly the compact JSON of its members, memory bounded, streams longer than the kept heads,
-several threads at once."""
+"""What the Responses stream keeps across streams: the delta events' heads and the response object's
+template. The same bytes whether kept or made afresh (for every request shape), each event exactly
+the compact JSON of its members, streams longer than the kept heads, several threads at once."""
 from __future__ import annotations
 
 import json
@@ -23,10 +22,8 @@ DELTAS = ("response.output_text.delta", "response.reasoning_summary_text.delta",
 
 @pytest.fixture
 def fresh(monkeypatch):
-    """Empty kept heads and tails, a fixed clock and fixed ids: two renderings can be compared."""
+    """Empty kept heads, a fixed clock and fixed ids: two renderings can be compared."""
     monkeypatch.setattr(responses, "_HEADS", {})
-    monkeypatch.setattr(responses, "_TAILS", {})
-    monkeypatch.setattr(responses, "_tails_held", 0)
     monkeypatch.setattr(responses, "_TEMPLATES", {})
     monkeypatch.setattr(time, "time", lambda: 1_760_000_000.0)
     monkeypatch.setattr(responses, "hex_id", lambda prefix, length=48: prefix + "0" * length)
@@ -54,9 +51,8 @@ def test_kept_and_fresh_parts_make_the_same_bytes(fresh, monkeypatch):
     cold = []
     for reply, size in cases:
         monkeypatch.setattr(responses, "_HEADS", {})
-        monkeypatch.setattr(responses, "_TAILS", {})
         cold.append([(f.data, f.chars) for f in render(reply, size)])
-    assert responses._TAILS and responses._HEADS
+    assert responses._HEADS
     for _ in range(2):
         assert [[(f.data, f.chars) for f in render(reply, size)] for reply, size in cases] == cold
 
@@ -101,19 +97,6 @@ def test_each_delta_is_the_compact_json_of_its_members(fresh, reply):
                 assert list(event)[:4] == ["type", "sequence_number", "item_id", "output_index"]
                 assert event["item_id"] and frame.chars == len(event["delta"]) <= 4
         assert seen > 3
-
-
-def test_kept_tails_stay_within_their_bound(fresh, monkeypatch):
-    monkeypatch.setattr(responses, "TAILS_MAX_BYTES", 60_000)
-    for n in range(40):
-        render(ReplyObject(text=f"reply {n} " + "x" * 300), 10)
-        held = sum(kept[3] for kept in responses._TAILS.values())
-        assert held == responses._tails_held <= 60_000
-    assert 1 < len(responses._TAILS) < 40
-    assert ("\",\"output_index\":0,\"content_index\":0,\"delta\":", ',"logprobs":[]}', 10,
-            "reply 39 " + "x" * 300) in responses._TAILS  # the newest stays, the oldest went
-    render(ReplyObject(text="y" * 20_000), 10)  # more than an eighth of the bound: made, not kept
-    assert not any("y" * 100 in key[3] for key in responses._TAILS)
 
 
 def test_a_stream_longer_than_the_kept_heads(fresh, monkeypatch):
