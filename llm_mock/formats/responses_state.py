@@ -14,7 +14,6 @@ from __future__ import annotations
 import random
 import time
 from collections.abc import Callable
-from dataclasses import dataclass, field
 from typing import Any, Optional
 
 from ..pacing import schedule
@@ -26,14 +25,16 @@ from .base import Answer, Call, hex_id, json_body, openai_error_body
 SSE_TYPE = "text/event-stream; charset=utf-8"
 
 
-@dataclass
 class ResponsesRequest(MockRequest):
-    """A Responses request: where its response is stored (None: `store: false`) and what it continues."""
+    """A Responses request: where its response is stored (None: `store: false`) and what it continues.
+    (A plain subclass: a dataclass would cost every server start ~1 ms to create.)"""
 
-    store: Any = field(default=None, repr=False)
-    previous_response_id: Optional[str] = None
-    stateful: bool = False  # continues a stored response: the history keeps this parsed request
-    background: bool = False  # `background: true` without streaming: answered at once, completed on a clock
+    def __init__(self, *, store: Any = None, previous_response_id: Optional[str] = None, stateful: bool = False,
+                 background: bool = False, **request: Any):
+        super().__init__(**request)
+        self.store, self.previous_response_id = store, previous_response_id
+        self.stateful = stateful  # continues a stored response: the history keeps this parsed request
+        self.background = background  # `background: true` without streaming: answered at once, completed later
 
 
 def chained(call: Call, previous: str) -> list:
