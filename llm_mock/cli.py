@@ -258,26 +258,19 @@ def _listening(server: MockServer) -> str:
     """The address bound, and a URL a client on this machine can use when that is another one."""
     host, port = server.bound_address
     bound = f"http://{f'[{host}]' if ':' in host else host}:{port}"
-    if bound == server.url or not _is_ip(host):
+    address = None if bound == server.url else _address(host)
+    if address is None or address.is_loopback:
         return bound
-    import ipaddress
-
-    if ipaddress.ip_address(host).is_loopback:
-        return bound
-    wildcard = ipaddress.ip_address(host).is_unspecified
-    return f"{bound} ({'all interfaces; ' if wildcard else ''}on this machine: {server.url})"
+    return f"{bound} ({'all interfaces; ' if address.is_unspecified else ''}on this machine: {server.url})"
 
 
 def exposure(server: MockServer) -> Optional[str]:
     """One line of warning when the server is reachable from other machines (a non-loopback bind)."""
     host, port = server.bound_address
-    if host in _LOCAL:
+    address = None if host in _LOCAL else _address(host)
+    if host in _LOCAL or (address is not None and address.is_loopback):
         return None
-    import ipaddress  # a bind beyond the usual loopback addresses: worth loading it to ask
-
-    if _is_ip(host) and ipaddress.ip_address(host).is_loopback:
-        return None
-    where = "every network interface" if _is_ip(host) and ipaddress.ip_address(host).is_unspecified else host
+    where = "every network interface" if address is not None and address.is_unspecified else host
     return (f"listening on {where} (port {port}): anyone who can reach this machine can use the server, with any "
             "API key; use --host 127.0.0.1 to keep it local")
 
@@ -285,14 +278,15 @@ def exposure(server: MockServer) -> Optional[str]:
 _LOCAL = ("127.0.0.1", "::1")  # the usual loopback binds, known without loading `ipaddress`
 
 
-def _is_ip(text: str) -> bool:
+def _address(host: str) -> Any:
+    """`host` as an IP address (a scope id dropped), None for a name. `ipaddress` is loaded here, for
+    a bind other than the usual loopback ones: a default start does without it."""
     import ipaddress
 
     try:
-        ipaddress.ip_address(text.split("%", 1)[0])
+        return ipaddress.ip_address(host.split("%", 1)[0])
     except ValueError:
-        return False
-    return True
+        return None
 
 
 # -- init -----------------------------------------------------------------------------------------

@@ -13,7 +13,6 @@ closest to what was sent, then rule order). A failed condition says what it expe
 """
 from __future__ import annotations
 
-import difflib
 import os
 import re
 import weakref
@@ -229,6 +228,8 @@ def _closeness(expected: str, got: str) -> float:
     expected, got = expected.lower()[:200], got.lower()[:2000]
     if not expected:
         return 0.0
+    import difflib  # loaded by the first report, not by a server start
+
     blocks = difflib.SequenceMatcher(None, expected, got, autojunk=False).get_matching_blocks()
     return sum(block.size for block in blocks if block.size > 1) / len(expected)  # single letters: noise
 

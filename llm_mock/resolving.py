@@ -5,13 +5,11 @@ journal entry."""
 from __future__ import annotations
 
 from collections.abc import Iterator
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from .engine import Resolution
+from .near_miss import Candidate, near_misses, strict_message
 from .replies import ErrorReply, ReplyObject, ReplyOptions
-
-if TYPE_CHECKING:
-    from .near_miss import Candidate
 
 STRICT_HEADER = "x-llm-mock-strict"
 _TRUE = ("1", "true", "yes", "on")
@@ -37,8 +35,6 @@ def resolve(app: Any, request: Any, entry: Any, session: Any = None) -> Resoluti
         if is_strict(app, request):
             resolution = strict_miss(app, request, entry, session)
         else:
-            from .near_miss import near_misses  # only an unmatched request loads it
-
             entry.near_misses = near_misses(request, _weighed(app, session))
             owner = session if session is not None and session.engine.fallback is not None else app
             resolution = owner.engine.answer_fallback(request)
@@ -49,8 +45,6 @@ def resolve(app: Any, request: Any, entry: Any, session: Any = None) -> Resoluti
 def strict_miss(app: Any, request: Any, entry: Any, session: Any = None, note: str = "") -> Resolution:
     """The strict-mode 404 for `request`: its near misses (also put on the journal entry), the
     closest recording when recordings are loaded, and `note` (why a matching recording did not count)."""
-    from .near_miss import near_misses, strict_message
-
     misses = [miss for miss in near_misses(request, _weighed(app, session)) if miss.failed]  # not the stale one
     entry.near_misses = misses
     engines = _engines(app, session)
@@ -75,8 +69,6 @@ def _weighed(app: Any, session: Any) -> Iterator[Candidate]:
     """The near-miss candidates: the session's rules, the server's, then other sessions' (which
     could not match here, and count only when that is all that failed). Lazily: the report weighs
     a bounded number."""
-    from .near_miss import Candidate
-
     if session is not None:
         yield from candidates(session.engine, session.name)
     yield from candidates(app.engine)
@@ -88,7 +80,5 @@ def _weighed(app: Any, session: Any) -> Iterator[Candidate]:
 
 def candidates(engine: Any, session: Any = None) -> list:
     """The rules a near-miss report weighs: the live ones in order, then the used-up ones."""
-    from .near_miss import Candidate
-
     live = [Candidate(rule, index, session) for index, rule in enumerate(engine.snapshot())]
     return live + [Candidate(rule, None, session) for rule in reversed(engine.retired)]
