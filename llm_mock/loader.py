@@ -371,16 +371,18 @@ def _read_data(path: str) -> Any:
         except ValueError as exc:
             raise ValueError(f"invalid JSON5: {str(exc).replace('<string>:', 'line ')}") from None
     try:
-        return json.loads(text, object_pairs_hook=_unique_keys)
+        return json.loads(text, object_pairs_hook=unique_keys)
     except ValueError as exc:
         raise ValueError(f"invalid JSON: {exc}") from None
 
 
-def _unique_keys(pairs: list) -> dict:
+def unique_keys(pairs: list, message: str = 'Duplicate key "{}" found in object') -> dict:
+    """A JSON object from `pairs`, refusing a key given twice (`json` would keep the last silently);
+    `message` names the key (the admin API words it its own way)."""
     result = {}
     for key, value in pairs:
         if key in result:
-            raise ValueError(f'Duplicate key "{key}" found in object')
+            raise ValueError(message.format(key))
         result[key] = value
     return result
 

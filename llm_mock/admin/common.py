@@ -3,13 +3,16 @@
 from __future__ import annotations
 
 import json
+from functools import partial
 from typing import Any, Optional
 
 from ..formats.base import Answer, Call
+from ..loader import unique_keys
 from ..request import RequestError
 
 ERROR_TYPES = {400: "invalid_request", 401: "unauthorized", 404: "not_found", 405: "method_not_allowed",
                413: "request_too_large", 500: "server_error"}
+_UNIQUE_KEYS = partial(unique_keys, message='duplicate key "{}"')  # a body naming a key twice: a 400
 
 
 def error_body(status: int, message: str, **extra: Any) -> dict:
@@ -34,18 +37,9 @@ def read_json(call: Call) -> Any:
     if not text.strip():
         raise RequestError("The body is empty: send a JSON value.")
     try:
-        return json.loads(text, object_pairs_hook=_unique_keys)
+        return json.loads(text, object_pairs_hook=_UNIQUE_KEYS)
     except (ValueError, RecursionError) as exc:
         raise RequestError(f"The body is not valid JSON: {exc}") from None
-
-
-def _unique_keys(pairs: list) -> dict:
-    result = {}
-    for key, value in pairs:
-        if key in result:
-            raise ValueError(f'duplicate key "{key}"')
-        result[key] = value
-    return result
 
 
 def flag(call: Call, name: str) -> bool:

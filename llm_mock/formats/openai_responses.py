@@ -175,9 +175,9 @@ class Responses(FormatAdapter):
 
         def deltas(kind: str, item_id: str, middle: str, text: str, after: str = "}") -> str:
             """One event per chunk of `text`: a head that depends on the sequence number, the item id,
-            and a tail that depends on the chunk (`_heads`, `_tails`). Returns the whole text's JSON."""
+            and a tail that depends on the chunk (`_heads`). Returns the whole text's JSON."""
             pieces = c.chunks(text)
-            tails = _tails(middle, after, pieces)
+            tails = [f"{middle}{quote(piece)}{after}\n\n".encode() for piece in pieces]
             heads = _heads(kind, len(frames), len(tails))
             frames.extend(map(Frame, map(item_id.encode().join, zip(heads, tails, strict=True)), map(len, pieces)))
             return quote(text)
@@ -327,11 +327,6 @@ def _heads(kind: str, start: int, count: int) -> list:
     if len(kept) < HEADS_KEPT:
         _HEADS[kind] = heads[:HEADS_KEPT]  # a new list: a thread reading the old one never sees it half-grown
     return heads[start:end]
-
-
-def _tails(middle: str, after: str, pieces: list) -> list:
-    """`middle` + each chunk as JSON + `after` + the event's end."""
-    return [f"{middle}{quote(piece)}{after}\n\n".encode() for piece in pieces]
 
 
 def _text_part(text: str, entries: Optional[list] = None) -> dict:
